@@ -1,0 +1,1 @@
+"""Background jobs: training and exports, claimed atomically from the database."""
