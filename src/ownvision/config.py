@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         description="Upper bound on an Advanced training's wall-clock budget, in seconds, whatever "
         "reservedBudgetInHours asks (useful on small machines and in tests).",
     )
+    detection_regular_budget_s: float = Field(
+        240.0, description="Wall-clock budget of a Regular object detection training, in seconds."
+    )
     inference_threads: int = Field(2, description="ONNX Runtime intra-op threads per model.")
     model_cache_size: int = Field(8, description="Published models kept loaded in memory.")
     prediction_retention_days: int = Field(

@@ -15,6 +15,8 @@ from ..config import Settings
 from ..services.context import Context, open_context
 from . import blobs, errors
 from .errors import error_response
+from .portal import router as portal_router
+from .prediction import router as prediction_router
 from .training import router as training_router
 
 log = logging.getLogger("ownvision.api")
@@ -62,7 +64,10 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
     training = training_router()
     for prefix in TRAINING_PREFIXES:
         app.include_router(training, prefix=prefix)
+    for prefix in PREDICTION_PREFIXES:
+        app.include_router(prediction_router(prefix), prefix=prefix)
     app.include_router(blobs.router)
+    app.include_router(portal_router)
 
     @app.get("/status", include_in_schema=False)
     def status() -> dict[str, Any]:

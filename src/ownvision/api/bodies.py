@@ -8,13 +8,17 @@ import uuid
 from typing import Any, TypeVar
 
 from fastapi import Request
-from python_multipart.multipart import MultipartParser, parse_options_header
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .. import errors
 from ..services.images import RegionIn
+from .deps import read_body
 
 M = TypeVar("M", bound=BaseModel)
+
+# Content types an image upload may come as ("": none given); image/* is accepted too.
+_IMAGE_BODY_TYPES = ("", "multipart/form-data", "application/octet-stream")
 
 
 class Body(BaseModel):
@@ -95,6 +99,45 @@ class ImageUrlBody(Body):
     url: str | None = None
 
 
+class CreateProjectOptionsBody(Body):
+    """CreateProject's optional body (v3.4-preview); v3.3 callers send these as query parameters."""
+
+    export_model_container_uri: str | None = Field(None, alias="exportModelContainerUri")
+    notification_queue_uri: str | None = Field(None, alias="notificationQueueUri")
+
+
+class ImageProcessingSettingsBody(Body):
+    augmentation_methods: dict[str, bool] | None = Field(None, alias="augmentationMethods")
+
+
+class ProjectSettingsBody(Body):
+    domain_id: uuid.UUID | None = Field(None, alias="domainId")
+    classification_type: str | None = Field(None, alias="classificationType")
+    target_export_platforms: list[str] | None = Field(None, alias="targetExportPlatforms")
+    image_processing_settings: ImageProcessingSettingsBody | None = Field(None, alias="imageProcessingSettings")
+
+
+class ProjectBody(Body):
+    """UpdateProject's body: the SDK sends a whole Project; read-only fields are ignored."""
+
+    name: str | None = None
+    description: str | None = None
+    settings: ProjectSettingsBody | None = None
+
+
+class TagBody(Body):
+    """UpdateTag's body: the SDK sends a whole Tag; ``id`` and ``imageCount`` are ignored."""
+
+    name: str | None = None
+    description: str | None = None
+    type: str | None = None
+
+
+def present(model: BaseModel) -> dict[str, Any]:
+    """The fields the client sent with a value, camelCase, as plain JSON types (null means "keep")."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def validate(model: type[M], data: Any) -> M:
     if data is None:
         data = {}
@@ -109,15 +152,19 @@ def validate(model: type[M], data: Any) -> M:
 
 
 def decode_base64(text: str | None) -> bytes | None:
+    """Standard base64 (what the SDK sends); line breaks, URL-safe letters and missing padding are
+    tolerated. None when ``text`` is None or not base64."""
     if text is None:
         return None
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        try:
-            return base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
-        except (binascii.Error, ValueError):
-            return None
+        pass
+    cleaned = "".join(text.split()).replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 async def read_image_parts(request: Request, *, max_parts: int) -> list[bytes]:
@@ -128,8 +175,13 @@ async def read_image_parts(request: Request, *, max_parts: int) -> list[bytes]:
     """
     ctype_header = request.headers.get("content-type", "")
     ctype, params = parse_options_header(ctype_header)
-    ctype_s = ctype.decode().lower() if isinstance(ctype, bytes) else str(ctype).lower()
-    body = await request.body()
+    ctype_s = ctype.decode("latin-1").lower() if isinstance(ctype, bytes) else str(ctype).lower()
+    if ctype_s not in _IMAGE_BODY_TYPES and not ctype_s.startswith("image/"):
+        raise errors.UnsupportedMediaType(
+            "UnsupportedMediaType",
+            f"Send the image as multipart/form-data or application/octet-stream, not {ctype_s[:60]}.",
+        )
+    body = await read_body(request)
     if ctype_s == "multipart/form-data":
         boundary = params.get(b"boundary")
         if not boundary:
@@ -158,10 +210,6 @@ async def read_image_parts(request: Request, *, max_parts: int) -> list[bytes]:
         if not images:
             raise errors.BadRequest("BadRequestImageStream", "The multipart body holds no image.")
         return images
-    if ctype_s in ("application/json", "text/json", "application/x-www-form-urlencoded"):
-        raise errors.UnsupportedMediaType(
-            "UnsupportedMediaType", "Send the image as multipart/form-data or application/octet-stream."
-        )
     if not body:
         raise errors.BadRequest("BadRequestImageStream", "The request body holds no image.")
     return [body]

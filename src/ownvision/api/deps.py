@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -11,6 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from .. import errors
 from ..services import accounts
 from ..services.context import Context
+
+JSON_LIMIT_MB = 16
+# JSON bodies larger than this are parsed in a worker thread rather than on the event loop.
+_INLINE_JSON_BYTES = 256 * 1024
+# skip and take are int32 in the swagger (and SQLite's OFFSET is a signed 64-bit integer).
+INT32_MAX = 2**31 - 1
 
 
 def get_ctx(request: Request) -> Context:
@@ -72,16 +79,15 @@ def boolean(value: str | None, name: str, default: bool = False) -> bool:
     raise errors.BadRequest("BadRequest", f"{name} must be true or false; got {value!r}.")
 
 
-def integer(value: str | None, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+def integer(value: str | None, name: str, default: int, *, minimum: int = 0, maximum: int = INT32_MAX) -> int:
     if value is None or value == "":
         return default
     try:
         n = int(value)
     except ValueError as exc:
-        raise errors.BadRequest("BadRequest", f"{name} must be an integer; got {value!r}.") from exc
-    if n < minimum or (maximum is not None and n > maximum):
-        upper = f" and {maximum}" if maximum is not None else ""
-        raise errors.BadRequest("BadRequest", f"{name} must be between {minimum}{upper}; got {n}.")
+        raise errors.BadRequest("BadRequest", f"{name} must be an integer; got {value[:40]!r}.") from exc
+    if n < minimum or n > maximum:
+        raise errors.BadRequest("BadRequest", f"{name} must be between {minimum} and {maximum}; got {value[:40]}.")
     return n
 
 
@@ -111,9 +117,45 @@ def base_url(request: Request) -> str:
     return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
 
 
-async def json_body(request: Request, *, required: bool = True) -> Any:
-    """The parsed JSON body, or a Custom Vision error for a wrong content type or malformed JSON."""
-    raw = await request.body()
+async def read_body(request: Request, *, limit_mb: int | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it grows past ``limit_mb`` (default ``max_request_mb``).
+
+    The app's middleware refuses a declared Content-Length over ``max_request_mb``; this also bounds a
+    chunked body, which declares none, and lets small-bodied operations set a lower limit.
+    """
+    # Starlette caches a body it has read in ``_body``; sharing that cache keeps request.body() usable.
+    cached: bytes | None = getattr(request, "_body", None)
+    if cached is not None:
+        return cached
+    most_mb = get_ctx(request).settings.max_request_mb
+    limit_mb = most_mb if limit_mb is None else min(limit_mb, most_mb)
+    limit = limit_mb * 1024 * 1024
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise errors.PayloadTooLarge("BadRequestImageSizeBytes", f"The request body exceeds {limit_mb} MB.")
+    body = bytes(buf)
+    request._body = body
+    return body
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the interpreter allows ([[[[...]]]])
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise errors.BadRequest("BadRequest", f"The request body is not valid JSON: {reason}.") from exc
+
+
+async def json_body(request: Request, *, required: bool = True, images: bool = False) -> Any:
+    """The parsed JSON body, or a Custom Vision error for a wrong content type or malformed JSON.
+
+    Only bodies that carry images (``images=True``: base64 files) may reach ``max_request_mb``; any
+    other JSON body is held to ``JSON_LIMIT_MB``, so that no small operation parses hundreds of MB.
+    """
+    raw = await read_body(request, limit_mb=None if images else JSON_LIMIT_MB)
     if not raw.strip():
         if required:
             raise errors.BadRequest("BadRequestRequiredParamIsNull", "A JSON request body is required.")
@@ -121,9 +163,11 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype and ctype not in ("application/json", "text/json") and not ctype.endswith("+json"):
         raise errors.UnsupportedMediaType("UnsupportedMediaType", f"Expected application/json, got {ctype}.")
-    import json
-
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.BadRequest("BadRequest", f"The request body is not valid JSON: {exc}.") from exc
+    if len(raw) > _INLINE_JSON_BYTES:
+        # a batch of base64 images: parse it off the event loop
+        data = await run_in_threadpool(_parse_json, raw)
+    else:
+        data = _parse_json(raw)
+    if data is None and required:
+        raise errors.BadRequest("BadRequestRequiredParamIsNull", "The request body must not be null.")
+    return data

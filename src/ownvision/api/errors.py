@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 _STATUS_CODES = {
     400: "BadRequest",
-    401: "Unauthorized",
+    401: "ForbiddenUser",
     403: "Forbidden",
     404: "NotFound",
     405: "BadRequestNotSupported",

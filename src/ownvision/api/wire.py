@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from ..db.tables import Project
@@ -17,6 +18,12 @@ from ..services.tags import TagView
 def when(dt: datetime | None) -> str | None:
     if dt is None:
         return None
+    return _iso(dt)
+
+
+@lru_cache(maxsize=4096)
+def _iso(dt: datetime) -> str:
+    # cached: the images of one upload batch, and their tags, share one timestamp
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 

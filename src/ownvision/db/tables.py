@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -250,13 +249,59 @@ class StoredPrediction(Base):
     format: Mapped[str] = mapped_column(String(8))
     size_bytes: Mapped[int] = mapped_column(Integer)
     predictions: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    # Highest probability per tag id, for filters by tag and threshold.
-    max_probability: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class PredictionTagScore(Base):
+    """The highest probability of each tag in a stored prediction, for QueryPredictions' tag filters."""
+
     __tablename__ = "prediction_tag_scores"
 
     prediction_id: Mapped[uuid.UUID] = mapped_column(Uuid, _fk("predictions.id"), primary_key=True)
     tag_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     probability: Mapped[float] = mapped_column(Float)
+
+
+class Export(Base):
+    """An exported iteration (ONNX, OpenVINO, TensorFlow Lite, CoreML, Docker bundle)."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(Uuid, _fk("projects.id"), index=True)
+    iteration_id: Mapped[uuid.UUID] = mapped_column(Uuid, _fk("iterations.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    flavor: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="Exporting")  # Exporting | Done | Failed
+    blob_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditEvent(Base):
+    """Who deleted or exported what, and when (never any content). Kept after the thing is gone."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # "training-key", "cli", "worker", "retention"
+    action: Mapped[str] = mapped_column(String(64))  # e.g. "project.delete"
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # counts only, e.g. "images=12"
+
+
+class Suggestion(Base):
+    """A smart-labeler suggestion: an iteration's prediction for an untagged image, kept for review."""
+
+    __tablename__ = "suggestions"
+
+    image_id: Mapped[uuid.UUID] = mapped_column(Uuid, _fk("images.id"), primary_key=True)
+    iteration_id: Mapped[uuid.UUID] = mapped_column(Uuid, _fk("iterations.id"), primary_key=True, index=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(Uuid, _fk("projects.id"), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    predictions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    uncertainty: Mapped[float] = mapped_column(Float, default=0.0)

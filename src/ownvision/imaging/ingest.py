@@ -20,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..domain.enums import ImageCreateStatus
 from ..domain.limits import MAX_ASPECT_RATIO, MAX_SIDE_PX, MIN_SIDE_PX
+from .preprocess import to_rgb
 
 ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "BMP": "bmp", "GIF": "gif", "WEBP": "webp", "MPO": "jpg"}
 RESIZED_MAX_SIDE = 1600
@@ -75,7 +76,25 @@ def check_and_prepare(data: bytes, *, max_bytes: int) -> IngestedImage:
                 )
             _check_dimensions(*img.size)
             img.seek(0)
+            stored_w, stored_h = img.size
+            scale = _training_scale(stored_w, stored_h)
+            # The original serves as the resized copy when it already is a fitting RGB JPEG or PNG.
+            keep = scale == 1.0 and img.mode == "RGB" and fmt in ("JPEG", "MPO", "PNG") and _orientation(img) == 1
+            if keep and fmt in ("JPEG", "MPO"):
+                # Only the thumbnail is made from the pixels: let libjpeg decode at 1/2, 1/4 or 1/8 scale.
+                # Every coefficient is still read, so a truncated or corrupt file is still refused.
+                img.draft("RGB", _thumbnail_size(stored_w, stored_h))
             img.load()
+            if keep and _orientation(img) == 1:  # PNG may carry its EXIF after the pixels
+                resized, resized_fmt, width, height = None, "png" if fmt == "PNG" else "jpg", stored_w, stored_h
+                thumb_src: Image.Image = img
+            else:
+                rgb = to_rgb(ImageOps.exif_transpose(img))
+                width, height = rgb.size
+                resized, resized_fmt, thumb_src = _resized_copy(rgb, _training_scale(width, height))
+            thumb_src.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)  # in place
+            buf = io.BytesIO()
+            thumb_src.save(buf, "JPEG", quality=80)
     except ImageRejected:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
@@ -83,20 +102,13 @@ def check_and_prepare(data: bytes, *, max_bytes: int) -> IngestedImage:
         raise ImageRejected(
             ImageCreateStatus.ERROR_IMAGE_FORMAT, f"The data is not a readable image: {exc}"
         ) from exc
-
-    oriented = ImageOps.exif_transpose(img)
-    width, height = oriented.size
-    rgb = oriented if oriented.mode == "RGB" else oriented.convert("RGB")
-    ext = ACCEPTED_FORMATS[fmt]
-
-    resized, resized_fmt = _resized_copy(rgb, fmt, oriented is not img, img.mode, width, height)
-    thumb = rgb.copy()
-    thumb.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    buf = io.BytesIO()
-    thumb.save(buf, "JPEG", quality=80)
+    except Exception as exc:  # noqa: BLE001 - Pillow's errors on hostile files are open-ended (struct, KeyError...)
+        raise ImageRejected(
+            ImageCreateStatus.ERROR_IMAGE_FORMAT, f"The image could not be decoded: {type(exc).__name__}: {exc}"
+        ) from exc
     return IngestedImage(
         original=data,
-        format=ext,
+        format=ACCEPTED_FORMATS[fmt],
         width=width,
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -104,6 +116,28 @@ def check_and_prepare(data: bytes, *, max_bytes: int) -> IngestedImage:
         resized_format=resized_fmt,
         thumbnail=buf.getvalue(),
     )
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1: as stored)."""
+    value = img.getexif().get(0x0112, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _training_scale(width: int, height: int) -> float:
+    """Scale that brings the shorter side to at least 256 px and the longer to at most RESIZED_MAX_SIDE."""
+    short, long_ = min(width, height), max(width, height)
+    scale = 1.0
+    if short < MIN_SIDE_PX:
+        scale = MIN_SIDE_PX / short
+    if long_ * scale > RESIZED_MAX_SIDE:
+        scale = RESIZED_MAX_SIDE / long_
+    return scale
+
+
+def _thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    s = min(THUMBNAIL_SIZE[0] / width, THUMBNAIL_SIZE[1] / height, 1.0)
+    return max(1, round(width * s)), max(1, round(height * s))
 
 
 def _check_dimensions(width: int, height: int) -> None:
@@ -121,30 +155,12 @@ def _check_dimensions(width: int, height: int) -> None:
         )
 
 
-def _resized_copy(
-    rgb: Image.Image, fmt: str, rotated: bool, mode: str, width: int, height: int
-) -> tuple[bytes | None, str]:
-    short, long_ = min(width, height), max(width, height)
-    scale = 1.0
-    if short < MIN_SIDE_PX:
-        scale = MIN_SIDE_PX / short
-    if long_ * scale > RESIZED_MAX_SIDE:
-        scale = RESIZED_MAX_SIDE / long_
-    fits = scale == 1.0 and not rotated and mode == "RGB" and fmt in ("JPEG", "PNG")
-    if fits:
-        return None, "jpg" if fmt == "JPEG" else "png"
+def _resized_copy(rgb: Image.Image, scale: float) -> tuple[bytes, str, Image.Image]:
+    """The training copy (JPEG) of an oriented RGB image, and the smaller of it and ``rgb`` for the thumbnail."""
     out = rgb
     if scale != 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
         out = rgb.resize(size, Image.Resampling.BICUBIC)
     buf = io.BytesIO()
     out.save(buf, "JPEG", quality=92)
-    return buf.getvalue(), "jpg"
-
-
-def decode_rgb(data: bytes) -> Image.Image:
-    """Decode stored image bytes to an RGB image with EXIF orientation applied."""
-    img = Image.open(io.BytesIO(data))
-    img.seek(0)
-    img = ImageOps.exif_transpose(img)
-    return img if img.mode == "RGB" else img.convert("RGB")
+    return buf.getvalue(), "jpg", out if out.width < rgb.width else rgb

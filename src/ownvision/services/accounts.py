@@ -87,14 +87,16 @@ def rotate_keys(ctx: Context, *, name: str) -> AccountKeys:
 
 def authenticate(ctx: Context, *, key: str | None, kind: str) -> uuid.UUID:
     """Return the account id that ``key`` belongs to (kind: "training" or "prediction")."""
+    # Custom Vision has no "Unauthorized" code: a caller without a key is an unidentified user, one
+    # with an unknown key a user that does not exist.
     header = "Training-Key" if kind == "training" else "Prediction-Key"
-    if not key:
+    if not key or not key.strip():
         raise errors.Unauthorized(
-            "Unauthorized", f"Access denied: the {header} header is missing. Send a valid key."
+            "ForbiddenUser", f"Access denied: the {header} header is missing. Send a valid key."
         )
     column = Account.training_key_hash if kind == "training" else Account.prediction_key_hash
     with ctx.db.read() as s:
         acc_id = s.scalar(select(Account.id).where(column == hash_key(key)))
     if acc_id is None:
-        raise errors.Unauthorized("Unauthorized", f"Access denied: the {header} is not valid.")
+        raise errors.Unauthorized("ForbiddenUserDoesNotExist", f"Access denied: the {header} is not valid.")
     return acc_id

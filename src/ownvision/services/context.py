@@ -10,6 +10,7 @@ from ..config import Settings
 from ..db.engine import Database, open_database
 from ..storage import BlobStore, open_blob_store
 from .links import LinkSigner
+from .models import ModelCache
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Context:
     db: Database
     blobs: BlobStore
     links: LinkSigner
+    models: ModelCache
 
     def close(self) -> None:
         self.db.dispose()
@@ -28,7 +30,8 @@ def open_context(settings: Settings, *, migrate: bool = True) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = open_database(settings.resolved_database_url(), migrate=migrate)
     blobs = open_blob_store(settings.resolved_blob_url())
-    return Context(settings=settings, db=db, blobs=blobs, links=LinkSigner(_signing_secret(settings.data_dir)))
+    return Context(settings=settings, db=db, blobs=blobs, links=LinkSigner(_signing_secret(settings.data_dir)),
+                   models=ModelCache(blobs, settings))
 
 
 def _signing_secret(data_dir: Path) -> bytes:

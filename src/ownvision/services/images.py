@@ -8,13 +8,16 @@ reports each image's outcome; if the transaction fails, the blobs it would have 
 from __future__ import annotations
 
 import logging
+import os
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +29,7 @@ from ..db.tables import (
     ImageTag,
     Iteration,
     IterationImage,
+    IterationTag,
     Project,
     Tag,
     utcnow,
@@ -44,10 +48,13 @@ from ..domain.limits import (
 )
 from ..imaging.ingest import ImageRejected, IngestedImage, check_and_prepare
 from . import metadata_filter
+from .audit import record
+from .checkpoint import checkpoint_wal
 from .context import Context
 from .projects import load_project, project_prefix
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # ---- values handed to and from the API layer -------------------------------------------------
@@ -128,48 +135,86 @@ class ImageQuery:
 
 # ---- helpers ---------------------------------------------------------------------------------
 
+_IN_CHUNK = 500  # ids per IN (...) list, well under every database's parameter limit
+_PREPARE_THREADS = min(4, os.cpu_count() or 1)  # images of a batch decoded and resized at once
+
 
 def image_prefix(project_id: uuid.UUID, image_id: uuid.UUID) -> str:
     return f"{project_prefix(project_id)}images/{image_id}/"
 
 
-def view_of(img: Image) -> ImageView:
-    return ImageView(
-        id=img.id,
-        created=img.created,
-        width=img.width,
-        height=img.height,
-        original_key=img.original_key,
-        resized_key=img.resized_key,
-        thumbnail_key=img.thumbnail_key,
-        tags=[ImageTagView(t.tag_id, t.tag.name, t.created) for t in sorted(img.tags, key=lambda t: t.created)],
-        regions=[
-            RegionView(r.id, r.tag_id, r.tag.name, r.created, r.left, r.top, r.width, r.height)
-            for r in sorted(img.regions, key=lambda r: r.created)
-        ],
-        metadata={m.key: m.value for m in img.metadata_items},
-    )
+_VIEW_COLUMNS = (Image.id, Image.created, Image.width, Image.height, Image.original_key, Image.resized_key,
+                 Image.thumbnail_key)
 
 
-def _snapshot_view(img: Image, snap: IterationImage, names: dict[uuid.UUID, str]) -> ImageView:
-    tags = [ImageTagView(uuid.UUID(t), names.get(uuid.UUID(t), ""), img.created) for t in snap.tag_ids]
+def load_views(s: Session, image_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ImageView]:
+    """Views of these images, by id, read with four plain queries.
+
+    No ORM entities: a page of 256 images would otherwise build thousands of tracked objects and
+    collections (and, with them, the garbage-collector pauses that dominate listing latency).
+    """
+    ids = list(dict.fromkeys(image_ids))
+    rows: list[Any] = []
+    for chunk in _chunks(ids, _IN_CHUNK):
+        rows += s.execute(select(*_VIEW_COLUMNS).where(Image.id.in_(chunk))).all()
+    return _views(s, rows)
+
+
+def _views(s: Session, rows: Sequence[Any]) -> dict[uuid.UUID, ImageView]:
+    """Views of the images whose ``_VIEW_COLUMNS`` are ``rows``, with their tags, regions and metadata."""
+    tags: dict[uuid.UUID, list[ImageTagView]] = defaultdict(list)
+    regions: dict[uuid.UUID, list[RegionView]] = defaultdict(list)
+    metadata: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
+    for chunk in _chunks([r[0] for r in rows], _IN_CHUNK):
+        for image_id, tag_id, name, created in s.execute(
+            select(ImageTag.image_id, ImageTag.tag_id, Tag.name, ImageTag.created)
+            .join(Tag, Tag.id == ImageTag.tag_id).where(ImageTag.image_id.in_(chunk))
+            .order_by(ImageTag.created, Tag.name)
+        ):
+            tags[image_id].append(ImageTagView(tag_id, name, created))
+        for r in s.execute(
+            select(ImageRegion.image_id, ImageRegion.id, ImageRegion.tag_id, Tag.name, ImageRegion.created,
+                   ImageRegion.left, ImageRegion.top, ImageRegion.width, ImageRegion.height)
+            .join(Tag, Tag.id == ImageRegion.tag_id).where(ImageRegion.image_id.in_(chunk))
+            .order_by(ImageRegion.created)
+        ):
+            regions[r[0]].append(RegionView(*r[1:]))
+        for image_id, key, value in s.execute(
+            select(ImageMetadata.image_id, ImageMetadata.key, ImageMetadata.value)
+            .where(ImageMetadata.image_id.in_(chunk))
+        ):
+            metadata[image_id][key] = value
+    return {
+        image_id: ImageView(image_id, created, width, height, original, resized, thumbnail,
+                            tags.get(image_id, []), regions.get(image_id, []), metadata.get(image_id, {}))
+        for image_id, created, width, height, original, resized, thumbnail in rows
+    }
+
+
+def _snapshot_view(base: ImageView, snap: IterationImage, names: dict[uuid.UUID, str]) -> ImageView:
+    """The image with the tags and regions it had in an iteration's training set."""
+    tags = [ImageTagView(uuid.UUID(t), names.get(uuid.UUID(t), ""), base.created) for t in snap.tag_ids]
     regions = [
         RegionView(uuid.UUID(r["regionId"]), uuid.UUID(r["tagId"]), names.get(uuid.UUID(r["tagId"]), ""),
-                   img.created, r["left"], r["top"], r["width"], r["height"])
+                   base.created, r["left"], r["top"], r["width"], r["height"])
         for r in snap.regions
     ]
-    base = view_of(img)
     return ImageView(base.id, base.created, base.width, base.height, base.original_key, base.resized_key,
                      base.thumbnail_key, tags, regions, base.metadata)
 
 
 def refresh_tag_counts(s: Session, image_ids: Iterable[uuid.UUID]) -> None:
     """Recompute Image.tag_count (distinct tags through tags or regions) for these images."""
-    for image_id in image_ids:
-        tagged = select(ImageTag.tag_id).where(ImageTag.image_id == image_id)
-        regions = select(ImageRegion.tag_id).where(ImageRegion.image_id == image_id)
-        n = s.scalar(select(func.count()).select_from(tagged.union(regions).subquery())) or 0
-        s.execute(Image.__table__.update().where(Image.id == image_id).values(tag_count=n))
+    ids = list(dict.fromkeys(image_ids))
+    for chunk in _chunks(ids, _IN_CHUNK):
+        pairs = union(
+            select(ImageTag.image_id, ImageTag.tag_id).where(ImageTag.image_id.in_(chunk)),
+            select(ImageRegion.image_id, ImageRegion.tag_id).where(ImageRegion.image_id.in_(chunk)),
+        ).subquery()
+        counts: dict[uuid.UUID, int] = dict(
+            s.execute(select(pairs.c.image_id, func.count()).group_by(pairs.c.image_id)).tuples().all())
+        # ORM bulk UPDATE by primary key: one executemany
+        s.execute(update(Image), [{"id": i, "tag_count": counts.get(i, 0)} for i in chunk])
 
 
 def project_tags(s: Session, project_id: uuid.UUID) -> dict[uuid.UUID, Tag]:
@@ -240,68 +285,85 @@ def create_images(
     is_detection = domain is not None and domain.type is DomainType.OBJECT_DETECTION
     max_bytes = int(ctx.settings.max_image_mb * 1024 * 1024)
 
-    # 1. check each image and prepare its copies (no transaction held)
+    # 1. check each image and prepare its copies (no transaction held); Pillow releases the GIL
+    # while it decodes and encodes, so a few threads use a few cores
+    def prepare(e: UploadEntry) -> IngestedImage | tuple[ImageCreateStatus, str]:
+        status, message = _entry_problem(e, tag_ids, tags, is_detection)
+        if status is not None or e.data is None:
+            return status or ImageCreateStatus.ERROR_SOURCE, message
+        try:
+            return check_and_prepare(e.data, max_bytes=max_bytes)
+        except ImageRejected as rej:
+            return rej.status, rej.message
+
+    with ThreadPoolExecutor(max_workers=min(_PREPARE_THREADS, len(entries))) as pool:
+        checked = list(pool.map(prepare, entries))
     results: list[CreateResult | None] = [None] * len(entries)
     prepared: list[tuple[int, IngestedImage, list[uuid.UUID], list[RegionIn]]] = []
-    for i, e in enumerate(entries):
-        status, message = _entry_problem(e, tag_ids, tags, is_detection)
-        if status is None:
-            assert e.data is not None
-            try:
-                ing = check_and_prepare(e.data, max_bytes=max_bytes)
-            except ImageRejected as rej:
-                status, message = rej.status, rej.message
-        if status is not None:
-            results[i] = CreateResult(status, e.source_url, None, message)
-            continue
-        image_tags = list(dict.fromkeys([*tag_ids, *e.tag_ids]))
-        prepared.append((i, ing, image_tags, list(e.regions)))
+    for i, (e, outcome) in enumerate(zip(entries, checked, strict=True)):
+        if isinstance(outcome, tuple):
+            results[i] = CreateResult(outcome[0], e.source_url, None, outcome[1])
+        else:
+            prepared.append((i, outcome, list(dict.fromkeys([*tag_ids, *e.tag_ids])), list(e.regions)))
 
-    # 2. duplicates of images already in the project, and within the batch
+    # 2. duplicates of stored images (checked again in the write transaction) and within the batch
     with ctx.db.read() as s:
-        shas = [p[1].sha256 for p in prepared]
-        existing = {
-            img.sha256: img
-            for img in s.scalars(select(Image).where(Image.project_id == project_id, Image.sha256.in_(shas)))
-        } if shas else {}
-        existing_views = {sha: view_of(img) for sha, img in existing.items()}
-    fresh: list[tuple[int, IngestedImage, list[uuid.UUID], list[RegionIn], uuid.UUID]] = []
+        stored = _stored_by_sha(s, project_id, [p[1].sha256 for p in prepared])
+        stored_views = load_views(s, stored.values())
+    fresh: list[_Fresh] = []
     first_in_batch: dict[str, int] = {}
     for i, ing, image_tags, regions in prepared:
-        if ing.sha256 in existing_views:
-            results[i] = CreateResult(ImageCreateStatus.OK_DUPLICATE, entries[i].source_url, existing_views[ing.sha256])
-        elif ing.sha256 in first_in_batch:
-            results[i] = CreateResult(ImageCreateStatus.OK_DUPLICATE, entries[i].source_url, None)
-        else:
+        if ing.sha256 in stored:
+            results[i] = CreateResult(ImageCreateStatus.OK_DUPLICATE, entries[i].source_url,
+                                      stored_views[stored[ing.sha256]])
+        elif ing.sha256 not in first_in_batch:
             first_in_batch[ing.sha256] = i
-            fresh.append((i, ing, image_tags, regions, uuid.uuid4()))
+            fresh.append(_Fresh(i, ing, image_tags, regions, uuid.uuid4()))
 
     # 3. blobs first, rows second; rows are the commit point
     written: list[str] = []
     try:
-        for _i, ing, _t, _r, image_id in fresh:
-            written.append(_store_blobs(ctx, project_id, image_id, ing))
-        created = _insert_rows(ctx, project_id, account_id, fresh, md)
+        for f in fresh:
+            written.append(_store_blobs(ctx, project_id, f.image_id, f.ing))
+        try:
+            outcomes = _insert_rows(ctx, project_id, account_id, fresh, md)
+        except IntegrityError:
+            # Another database session stored the same bytes at the same moment (only possible on a
+            # database with concurrent writers): the second attempt finds its row and reports a duplicate.
+            outcomes = _insert_rows(ctx, project_id, account_id, fresh, md)
     except BaseException:
         for prefix in written:
             ctx.blobs.delete_prefix(prefix)
         raise
-    for (i, ing, _t, _r, image_id) in fresh:
-        view = created.get(image_id)
-        if view is None:  # lost a race with a concurrent upload of the same bytes
-            results[i] = CreateResult(ImageCreateStatus.OK_DUPLICATE, entries[i].source_url, None)
-            ctx.blobs.delete_prefix(image_prefix(project_id, image_id))
-        else:
-            results[i] = CreateResult(ImageCreateStatus.OK, entries[i].source_url, view)
-    # within-batch duplicates point at the image their twin created
+    for f in fresh:
+        status, view, message = outcomes[f.image_id]
+        if status is not ImageCreateStatus.OK:
+            ctx.blobs.delete_prefix(image_prefix(project_id, f.image_id))
+        results[f.index] = CreateResult(status, entries[f.index].source_url, view, message)
+    # within-batch duplicates point at the image their twin created (or share its failure)
     for i, ing, _t, _r in prepared:
-        res = results[i]
-        if res is not None and res.status is ImageCreateStatus.OK_DUPLICATE and res.image is None:
-            twin = results[first_in_batch.get(ing.sha256, i)]
-            results[i] = CreateResult(res.status, res.source_url, twin.image if twin else None)
+        if ing.sha256 not in first_in_batch or i == first_in_batch[ing.sha256]:
+            continue
+        twin = results[first_in_batch[ing.sha256]]
+        if twin is not None:
+            if twin.image is None:
+                results[i] = CreateResult(twin.status, entries[i].source_url, None, twin.message)
+            else:
+                results[i] = CreateResult(ImageCreateStatus.OK_DUPLICATE, entries[i].source_url, twin.image)
     ok = sum(1 for r in results if r and r.status is ImageCreateStatus.OK)
     log.info("images uploaded project=%s batch=%d stored=%d", project_id, len(entries), ok)
     return [r for r in results if r is not None]
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """An image of the batch that passed the checks and is not a repeat of an earlier one in the batch."""
+
+    index: int
+    ing: IngestedImage
+    tag_ids: list[uuid.UUID]
+    regions: list[RegionIn]
+    image_id: uuid.UUID
 
 
 def _entry_problem(
@@ -319,6 +381,8 @@ def _entry_problem(
         return ImageCreateStatus.ERROR_TAG_LIMIT_EXCEED, f"At most {MAX_TAGS_PER_BATCH} tags per image in a batch."
     if len(e.regions) > MAX_REGIONS_PER_IMAGE:
         return ImageCreateStatus.ERROR_REGION_LIMIT_EXCEED, f"At most {MAX_REGIONS_PER_IMAGE} regions per image."
+    if any(tags[r.tag_id].type == TagType.NEGATIVE.value for r in e.regions):
+        return ImageCreateStatus.ERROR_INVALID_TAG, "A region cannot carry the Negative tag."
     types = {tags[t].type for t in all_tags}
     if TagType.NEGATIVE.value in types and len(types) > 1 or (
         TagType.NEGATIVE.value in types and len(all_tags) > 1
@@ -337,56 +401,84 @@ def _store_blobs(ctx: Context, project_id: uuid.UUID, image_id: uuid.UUID, ing: 
     return prefix
 
 
+def _stored_by_sha(s: Session, project_id: uuid.UUID, shas: Sequence[str]) -> dict[str, uuid.UUID]:
+    """Ids of the project's images with these SHA-256 digests."""
+    found: dict[str, uuid.UUID] = {}
+    for chunk in _chunks(list(dict.fromkeys(shas)), _IN_CHUNK):
+        found.update(s.execute(select(Image.sha256, Image.id).where(
+            Image.project_id == project_id, Image.sha256.in_(chunk))).tuples().all())
+    return found
+
+
 def _insert_rows(
-    ctx: Context,
-    project_id: uuid.UUID,
-    account_id: uuid.UUID,
-    fresh: Sequence[tuple[int, IngestedImage, list[uuid.UUID], list[RegionIn], uuid.UUID]],
-    metadata: dict[str, str],
-) -> dict[uuid.UUID, ImageView]:
-    created: dict[uuid.UUID, ImageView] = {}
+    ctx: Context, project_id: uuid.UUID, account_id: uuid.UUID, fresh: Sequence[_Fresh], metadata: dict[str, str],
+) -> dict[uuid.UUID, tuple[ImageCreateStatus, ImageView | None, str]]:
+    """Record the new images in one transaction; the outcome of each, by its new image id.
+
+    Duplicates of stored images and tags deleted since the batch was checked are decided here, inside
+    the write transaction, so that concurrent uploads and deletions cannot slip between check and insert.
+    """
     if not fresh:
-        return created
-    inserted: list[uuid.UUID] = []
+        return {}
+    outcomes: dict[uuid.UUID, tuple[ImageCreateStatus, ImageView | None, str]] = {}
     with ctx.db.write() as s:
         project = load_project(s, account_id, project_id)  # still there?
+        tags = set(s.scalars(select(Tag.id).where(Tag.project_id == project_id)))
+        stored = _stored_by_sha(s, project_id, [f.ing.sha256 for f in fresh])
         now = utcnow()
-        for _i, ing, image_tags, regions, image_id in fresh:
-            prefix = image_prefix(project_id, image_id)
-            original = f"{prefix}original.{ing.format}"
-            img = Image(
-                id=image_id, project_id=project_id, created=now, width=ing.width, height=ing.height,
-                format=ing.format, size_bytes=len(ing.original), sha256=ing.sha256, original_key=original,
-                resized_key=f"{prefix}resized.{ing.resized_format}" if ing.resized is not None else original,
-                thumbnail_key=f"{prefix}thumbnail.jpg",
-                tag_count=len(set(image_tags) | {r.tag_id for r in regions}),
-            )
-            img.tags = [ImageTag(tag_id=t, created=now) for t in image_tags]
-            img.regions = [
-                ImageRegion(tag_id=r.tag_id, left=r.left, top=r.top, width=r.width, height=r.height, created=now)
-                for r in regions
-            ]
-            img.metadata_items = [ImageMetadata(key=k, value=v) for k, v in metadata.items()]
-            try:
-                with s.begin_nested():
-                    s.add(img)
-            except IntegrityError:
+        images: list[dict[str, Any]] = []
+        image_tags: list[dict[str, Any]] = []
+        regions: list[dict[str, Any]] = []
+        duplicates: dict[uuid.UUID, uuid.UUID] = {}
+        for f in fresh:
+            if f.ing.sha256 in stored:
+                duplicates[f.image_id] = stored[f.ing.sha256]
                 continue
-            inserted.append(image_id)
-        project.workspace_version += 1
-        project.last_modified = now
-        s.flush()
-        for img in s.scalars(select(Image).where(Image.id.in_(inserted))):
-            created[img.id] = view_of(img)
-    return created
+            gone = [t for t in {*f.tag_ids, *(r.tag_id for r in f.regions)} if t not in tags]
+            if gone:
+                outcomes[f.image_id] = (ImageCreateStatus.ERROR_INVALID_TAG, None, f"Tag {gone[0]} was deleted.")
+                continue
+            prefix = image_prefix(project_id, f.image_id)
+            original = f"{prefix}original.{f.ing.format}"
+            images.append({
+                "id": f.image_id, "project_id": project_id, "created": now, "width": f.ing.width,
+                "height": f.ing.height, "format": f.ing.format, "size_bytes": len(f.ing.original),
+                "sha256": f.ing.sha256, "original_key": original,
+                "resized_key": f"{prefix}resized.{f.ing.resized_format}" if f.ing.resized is not None else original,
+                "thumbnail_key": f"{prefix}thumbnail.jpg",
+                "tag_count": len(set(f.tag_ids) | {r.tag_id for r in f.regions}),
+            })
+            image_tags += [{"image_id": f.image_id, "tag_id": t, "created": now} for t in f.tag_ids]
+            regions += [
+                {"id": uuid.uuid4(), "image_id": f.image_id, "tag_id": r.tag_id, "left": r.left, "top": r.top,
+                 "width": r.width, "height": r.height, "created": now}
+                for r in f.regions
+            ]
+        if images:
+            s.execute(insert(Image), images)
+            if image_tags:
+                s.execute(insert(ImageTag), image_tags)
+            if regions:
+                s.execute(insert(ImageRegion), regions)
+            if metadata:
+                s.execute(insert(ImageMetadata),
+                          [{"image_id": i["id"], "key": k, "value": v} for i in images for k, v in metadata.items()])
+            project.workspace_version += 1
+            project.last_modified = now
+        views = load_views(s, [i["id"] for i in images] + list(duplicates.values()))
+    for i in images:
+        outcomes[i["id"]] = (ImageCreateStatus.OK, views[i["id"]], "")
+    for new_id, existing_id in duplicates.items():
+        outcomes[new_id] = (ImageCreateStatus.OK_DUPLICATE, views[existing_id], "")
+    return outcomes
 
 
 # ---- read ------------------------------------------------------------------------------------
 
 
-def _filtered(s: Session, project_id: uuid.UUID, q: ImageQuery) -> tuple[Any, dict[uuid.UUID, IterationImage] | None]:
-    stmt = select(Image).where(Image.project_id == project_id)
-    snapshot: dict[uuid.UUID, IterationImage] | None = None
+def _filtered(s: Session, project_id: uuid.UUID, q: ImageQuery) -> Any:
+    """SELECT of the ids of the project's images that match ``q`` (workspace, or an iteration's set)."""
+    stmt = select(Image.id).where(Image.project_id == project_id)
     if q.iteration_id is not None:
         it = s.get(Iteration, q.iteration_id)
         if it is None or it.project_id != project_id:
@@ -394,10 +486,8 @@ def _filtered(s: Session, project_id: uuid.UUID, q: ImageQuery) -> tuple[Any, di
         stmt = stmt.join(IterationImage, IterationImage.image_id == Image.id).where(
             IterationImage.iteration_id == q.iteration_id
         )
-        snapshot = {}
     if len(q.tag_ids) > MAX_TAGS_PER_BATCH:
         raise errors.BadRequest("BadRequestExceededBatchSize", f"At most {MAX_TAGS_PER_BATCH} tag ids in a filter.")
-    tagging = q.tagging
     if q.tag_ids:
         tag_ids = list(q.tag_ids)
         stmt = stmt.where(
@@ -406,14 +496,14 @@ def _filtered(s: Session, project_id: uuid.UUID, q: ImageQuery) -> tuple[Any, di
                 Image.id.in_(select(ImageRegion.image_id).where(ImageRegion.tag_id.in_(tag_ids))),
             )
         )
-    if tagging == "Tagged":
+    if q.tagging == "Tagged":
         stmt = stmt.where(Image.tag_count > 0)
-    elif tagging == "Untagged":
+    elif q.tagging == "Untagged":
         stmt = stmt.where(Image.tag_count == 0)
     cond = metadata_filter.condition(q.filter)
     if cond is not None:
         stmt = stmt.where(cond)
-    return stmt, snapshot
+    return stmt
 
 
 def list_images(ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID, query: ImageQuery) -> list[ImageView]:
@@ -421,35 +511,39 @@ def list_images(ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID, q
     skip = max(0, query.skip)
     with ctx.db.read() as s:
         load_project(s, account_id, project_id)
-        stmt, snapshot = _filtered(s, project_id, query)
+        stmt = _filtered(s, project_id, query)
         if query.order_by == OrderBy.OLDEST.value:
             stmt = stmt.order_by(Image.created.asc(), Image.id.asc())
         else:
             stmt = stmt.order_by(Image.created.desc(), Image.id.desc())
-        images = list(s.scalars(stmt.offset(skip).limit(take)))
-        if snapshot is None or query.iteration_id is None:
-            return [view_of(i) for i in images]
-        snaps = {
-            r.image_id: r
-            for r in s.scalars(select(IterationImage).where(
-                IterationImage.iteration_id == query.iteration_id,
-                IterationImage.image_id.in_([i.id for i in images]),
-            ))
-        }
-        names = iteration_tag_names(s, query.iteration_id)
-        return [_snapshot_view(i, snaps[i.id], names) for i in images]
+        rows = s.execute(stmt.with_only_columns(*_VIEW_COLUMNS).offset(skip).limit(take)).all()
+        views = _views(s, rows)
+        ordered = [views[r[0]] for r in rows]
+        if query.iteration_id is None:
+            return ordered
+        return _as_in_iteration(s, query.iteration_id, ordered)
+
+
+def _as_in_iteration(s: Session, iteration_id: uuid.UUID, views: list[ImageView]) -> list[ImageView]:
+    snaps = {
+        r.image_id: r
+        for r in s.scalars(select(IterationImage).where(
+            IterationImage.iteration_id == iteration_id, IterationImage.image_id.in_([v.id for v in views]),
+        ))
+    }
+    names = iteration_tag_names(s, iteration_id)
+    return [_snapshot_view(v, snaps[v.id], names) if v.id in snaps else v for v in views]
 
 
 def iteration_tag_names(s: Session, iteration_id: uuid.UUID) -> dict[uuid.UUID, str]:
-    from ..db.tables import IterationTag
-
-    return {r.tag_id: r.name for r in s.scalars(select(IterationTag).where(IterationTag.iteration_id == iteration_id))}
+    rows = s.execute(select(IterationTag.tag_id, IterationTag.name).where(IterationTag.iteration_id == iteration_id))
+    return dict(rows.tuples().all())
 
 
 def count_images(ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID, query: ImageQuery) -> int:
     with ctx.db.read() as s:
         load_project(s, account_id, project_id)
-        stmt, _ = _filtered(s, project_id, query)
+        stmt = _filtered(s, project_id, query)
         return int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
@@ -457,21 +551,20 @@ def get_images_by_ids(
     ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID, image_ids: Sequence[uuid.UUID],
     iteration_id: uuid.UUID | None = None,
 ) -> list[ImageView]:
+    """The images among ``image_ids`` (in that order; unknown ids are left out), or the first 256 when none."""
     if len(image_ids) > MAX_IMAGE_IDS:
         raise errors.BadRequest("BadRequestExceededBatchSize", f"At most {MAX_IMAGE_IDS} image ids.")
     with ctx.db.read() as s:
         load_project(s, account_id, project_id)
-        stmt = select(Image).where(Image.project_id == project_id)
+        stmt = _filtered(s, project_id, ImageQuery(iteration_id=iteration_id))
         if image_ids:
             stmt = stmt.where(Image.id.in_(list(image_ids)))
-        if iteration_id is not None:
-            stmt, _ = _filtered(s, project_id, ImageQuery(iteration_id=iteration_id))
-            if image_ids:
-                stmt = stmt.where(Image.id.in_(list(image_ids)))
-        found = {i.id: view_of(i) for i in s.scalars(stmt.limit(MAX_IMAGE_IDS))}
-    if not image_ids:
-        return list(found.values())
-    return [found[i] for i in dict.fromkeys(image_ids) if i in found]
+        found = list(s.scalars(stmt.order_by(Image.created.desc(), Image.id.desc()).limit(MAX_IMAGE_IDS)))
+        views = load_views(s, found)
+        ordered = [views[i] for i in (dict.fromkeys(image_ids) if image_ids else found) if i in views]
+        if iteration_id is None:
+            return ordered
+        return _as_in_iteration(s, iteration_id, ordered)
 
 
 # ---- delete ----------------------------------------------------------------------------------
@@ -492,17 +585,21 @@ def delete_images(
             stmt = stmt.where(Image.id.in_(list(image_ids)))
         ids = list(s.scalars(stmt))
         for chunk in _chunks(ids, 500):
-            s.execute(Image.__table__.delete().where(Image.id.in_(chunk)))
+            s.execute(delete(Image).where(Image.id.in_(chunk)))
         if ids:
+            record(s, account_id=account_id, action="images.delete", target_type="project", target_id=project_id,
+                   detail=f"images={len(ids)}")
             project.workspace_version += 1
             project.last_modified = utcnow()
     for image_id in ids:
         ctx.blobs.delete_prefix(image_prefix(project_id, image_id))
+    if ids:
+        checkpoint_wal(ctx)
     log.info("images deleted project=%s count=%d", project_id, len(ids))
     return len(ids)
 
 
-def _chunks(items: list[uuid.UUID], n: int) -> Iterable[list[uuid.UUID]]:
+def _chunks(items: list[T], n: int) -> Iterable[list[T]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
 

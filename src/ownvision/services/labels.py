@@ -103,8 +103,9 @@ def create_image_tags(
             if len(current) >= MAX_TAGS_PER_IMAGE:
                 exceeded.append(p)
                 continue
-            types = {tags[t].type for t in current} | {tags[p.tag_id].type}
-            if TagType.NEGATIVE.value in types and len(current) >= 1:
+            labels = current | {r.tag_id for r in img.regions}  # regions label an image too
+            types = {tags[t].type for t in labels} | {tags[p.tag_id].type}
+            if TagType.NEGATIVE.value in types and len(labels) >= 1:
                 raise errors.BadRequest(
                     "BadRequestNegativeAndRegularTagOnSameImage",
                     f"Image {p.image_id}: the Negative tag cannot be combined with other tags.",
@@ -163,6 +164,11 @@ def create_image_regions(
                 raise errors.NotFound("NotFoundTag", f"Tag {e.region.tag_id} not found.")
             if tags[e.region.tag_id].type == TagType.NEGATIVE.value:
                 raise errors.BadRequest("BadRequestImageRegions", "A region cannot carry the Negative tag.")
+            if any(tags[t.tag_id].type == TagType.NEGATIVE.value for t in images[e.image_id].tags):
+                raise errors.BadRequest(
+                    "BadRequestNegativeAndRegularTagOnSameImage",
+                    f"Image {e.image_id} carries the Negative tag; it cannot have regions too.",
+                )
         now = utcnow()
         new_rows: list[tuple[RegionEntry, ImageRegion]] = []
         for e in entries:

@@ -7,7 +7,9 @@ Grammar (OData subset, as the swagger documents it)::
     factor := "(" expr ")" | KEY ("eq" | "ne") 'VALUE'
 
 Keys are bare words (letters, digits, ``_ - .``) or quoted; values are single-quoted, with ``''`` for a
-quote. ``key ne 'v'`` holds when the image has no such key or another value.
+quote. ``key ne 'v'`` holds when the image has no such key or another value. An expression holds at
+most ``MAX_COMPARISONS`` comparisons and ``MAX_DEPTH`` nested parentheses (each comparison is a SQL
+subquery; SQLite bounds the depth of an expression).
 
     >>> parse("color eq 'red' and size ne 'xl'")
     And(Cmp('color', 'eq', 'red'), Cmp('size', 'ne', 'xl'))
@@ -23,6 +25,9 @@ from sqlalchemy import and_, exists, not_, or_, select
 
 from .. import errors
 from ..db.tables import Image, ImageMetadata
+
+MAX_COMPARISONS = 64
+MAX_DEPTH = 16
 
 _TOKEN = re.compile(r"\s*(?:(\()|(\))|'((?:[^']|'')*)'|([A-Za-z0-9_.\-:/]+))")
 
@@ -76,6 +81,8 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.t = tokens
         self.i = 0
+        self.depth = 0
+        self.comparisons = 0
 
     def peek(self) -> str | None:
         return self.t[self.i][0] if self.i < len(self.t) else None
@@ -104,15 +111,22 @@ class _Parser:
 
     def factor(self) -> Any:
         if self.peek() == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _bad(f"parentheses nested deeper than {MAX_DEPTH}")
             self.i += 1
             node = self.expr()
             self.take(")")
+            self.depth -= 1
             return node
         key = self.take("str") if self.peek() == "str" else self.take("word")
         op = self.peek()
         if op not in ("eq", "ne"):
             raise _bad(f"expected 'eq' or 'ne' after {key!r}")
         self.i += 1
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise _bad(f"more than {MAX_COMPARISONS} comparisons")
         return Cmp(key, op, self.take("str"))
 
 

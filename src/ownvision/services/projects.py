@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .. import errors
-from ..db.tables import Project, utcnow
+from ..db.tables import Iteration, Project, utcnow
 from ..domain.domains import DEFAULT_DOMAIN_ID, Domain, find_domain
 from ..domain.enums import ClassificationType, DomainType, ExportPlatform
 from ..domain.limits import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH, MAX_PROJECTS
+from .audit import record
+from .checkpoint import checkpoint_wal
 from .context import Context
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,16 @@ def get_domain(domain_id: uuid.UUID) -> Domain:
     return domain
 
 
+def _project_domain(domain_id: uuid.UUID) -> Domain:
+    domain = find_domain(domain_id)
+    if domain is None:
+        raise errors.BadRequest("BadRequestProjectUnknownDomain", f"Domain {domain_id} does not exist.")
+    return domain
+
+
 def load_project(s: Any, account_id: uuid.UUID, project_id: uuid.UUID) -> Project:
     """The project if it belongs to the account; another account's project is reported as missing."""
-    p = s.get(Project, project_id)
+    p: Project | None = s.get(Project, project_id)
     if p is None or p.account_id != account_id:
         raise errors.NotFound("NotFoundProject", f"Project {project_id} not found.")
     return p
@@ -101,7 +110,7 @@ class ProjectCreate:
 def create_project(ctx: Context, *, account_id: uuid.UUID, spec: ProjectCreate) -> Project:
     name = _check_name(spec.name)
     desc = _check_description(spec.description)
-    domain = get_domain(spec.domain_id or DEFAULT_DOMAIN_ID)
+    domain = _project_domain(spec.domain_id or DEFAULT_DOMAIN_ID)
     ctype = _check_classification(spec.classification_type, domain)
     platforms = _check_platforms(spec.target_export_platforms, domain)
     with ctx.db.write() as s:
@@ -151,7 +160,7 @@ def update_project(
         domain = get_domain(p.domain_id)
         if settings.get("domainId"):
             try:
-                new_domain = get_domain(uuid.UUID(str(settings["domainId"])))
+                new_domain = _project_domain(uuid.UUID(str(settings["domainId"])))
             except ValueError as exc:
                 raise errors.BadRequest("BadRequestProjectUnknownDomain", "domainId is not a GUID.") from exc
             if new_domain.type is not domain.type:
@@ -184,6 +193,11 @@ def delete_project(ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID
     """
     with ctx.db.write() as s:
         p = load_project(s, account_id, project_id)
+        iteration_ids = list(s.scalars(select(Iteration.id).where(Iteration.project_id == project_id)))
         s.delete(p)
+        record(s, account_id=account_id, action="project.delete", target_type="project", target_id=project_id)
+    for iteration_id in iteration_ids:
+        ctx.models.evict(iteration_id)
     removed = ctx.blobs.delete_prefix(project_prefix(project_id))
+    checkpoint_wal(ctx)
     log.info("project deleted id=%s account=%s blobs_removed=%d", project_id, account_id, removed)

@@ -12,6 +12,8 @@ from .. import errors
 from ..db.tables import ImageRegion, ImageTag, Iteration, IterationTag, Project, Tag, utcnow
 from ..domain.enums import TagType
 from ..domain.limits import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH, MAX_TAGS_PER_PROJECT
+from .audit import record
+from .checkpoint import checkpoint_wal
 from .context import Context
 from .projects import load_project
 
@@ -119,6 +121,20 @@ def _check_unique_name(s: Session, project_id: uuid.UUID, name: str, exclude: uu
         raise errors.BadRequest("BadRequestTagNameNotUnique", f"A tag named {name!r} already exists in this project.")
 
 
+def _check_can_become_negative(s: Session, tag_id: uuid.UUID) -> None:
+    """A Negative tag labels an image alone and never a region: refuse if this tag's images break that."""
+    if s.scalar(select(ImageRegion.id).where(ImageRegion.tag_id == tag_id).limit(1)) is not None:
+        raise errors.BadRequest("BadRequestTagType", "This tag marks regions; a Negative tag cannot.")
+    tagged = select(ImageTag.image_id).where(ImageTag.tag_id == tag_id)
+    shared = select(ImageTag.image_id).where(ImageTag.image_id.in_(tagged), ImageTag.tag_id != tag_id).limit(1)
+    with_regions = select(ImageRegion.image_id).where(ImageRegion.image_id.in_(tagged)).limit(1)
+    if s.scalar(shared) is not None or s.scalar(with_regions) is not None:
+        raise errors.BadRequest(
+            "BadRequestNegativeAndRegularTagOnSameImage",
+            "Some images carry this tag together with other tags; a Negative tag must be an image's only label.",
+        )
+
+
 def create_tag(
     ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID, name: str | None,
     description: str | None = None, type: str | None = None,
@@ -156,6 +172,8 @@ def update_tag(
             new_type = _check_type(str(body["type"]))
             if new_type != tag.type:
                 _check_unique_type(s, project_id, new_type, tag.id)
+                if new_type == TagType.NEGATIVE.value:
+                    _check_can_become_negative(s, tag.id)
                 tag.type = new_type
                 project.workspace_version += 1
         project.last_modified = utcnow()
@@ -175,10 +193,13 @@ def delete_tag(ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID, ta
         s.execute(ImageTag.__table__.delete().where(ImageTag.tag_id == tag_id))
         s.execute(ImageRegion.__table__.delete().where(ImageRegion.tag_id == tag_id))
         s.delete(tag)
+        record(s, account_id=account_id, action="tag.delete", target_type="tag", target_id=tag_id,
+               detail=f"untagged_images={len(image_ids)}")
         s.flush()
         refresh_tag_counts(s, image_ids)
         project.workspace_version += 1
         project.last_modified = utcnow()
+    checkpoint_wal(ctx)
 
 
 def project_of(s: Session, project_id: uuid.UUID) -> Project | None:

@@ -2,11 +2,24 @@
 
 from fastapi import APIRouter
 
-from . import domains, images, labels, projects, tags
+from . import (
+    account,
+    domains,
+    exports,
+    images,
+    iterations,
+    labels,
+    predictions,
+    projects,
+    suggestions,
+    tags,
+    transfer,
+)
 
 
 def router() -> APIRouter:
     r = APIRouter()
-    for module in (domains, projects, tags, images, labels):
+    for module in (domains, projects, tags, images, labels, iterations, exports, predictions, suggestions, account,
+                   transfer):
         r.include_router(module.router)
     return r

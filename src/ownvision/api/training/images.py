@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,14 +13,16 @@ from starlette.concurrency import run_in_threadpool
 from ...domain.enums import ImageCreateStatus, OrderBy
 from ...domain.limits import DEFAULT_TAKE, MAX_IMAGE_IDS, MAX_IMAGES_PER_BATCH, MAX_TAG_FILTER, MAX_TAKE
 from ...services import images as svc
+from ...services.context import Context
 from ...services.fetch import FetchError, fetch_image
 from .. import wire
-from ..bodies import ImageFileBatch, ImageUrlBatch, decode_base64, read_image_parts, validate
+from ..bodies import ImageFileBatch, ImageUrlBatch, ImageUrlEntry, decode_base64, read_image_parts, validate
 from ..deps import Ctx, TrainingAccount, base_url, boolean, choice, guid, guid_list, integer, json_body, optional_guid
 
 router = APIRouter()
 
 P = "/projects/{project_id}/images"
+_URL_FETCH_THREADS = 8
 
 
 def _summary(request: Request, ctx: Any, results: list[svc.CreateResult]) -> JSONResponse:
@@ -42,23 +45,29 @@ async def create_images_from_data(project_id: str, request: Request, ctx: Ctx, a
 @router.post(P + "/files")
 async def create_images_from_files(project_id: str, request: Request, ctx: Ctx, account: TrainingAccount) -> JSONResponse:
     pid = guid(project_id, "projectId")
-    batch = validate(ImageFileBatch, await json_body(request))
+    batch = validate(ImageFileBatch, await json_body(request, images=True))
+
+    def create() -> list[svc.CreateResult]:  # base64 decoding, too, off the event loop
+        return svc.create_images(ctx, account_id=account, project_id=pid, entries=_file_entries(batch),
+                                 tag_ids=list(batch.tag_ids or []), metadata=batch.metadata)
+
+    return _summary(request, ctx, await run_in_threadpool(create))
+
+
+def _file_entries(batch: ImageFileBatch) -> list[svc.UploadEntry]:
     entries = []
     for e in batch.images or []:
         data = decode_base64(e.contents)
+        bad = e.contents is not None and data is None
         entries.append(svc.UploadEntry(
             data=data,
             source_url=e.name,
             tag_ids=list(e.tag_ids or []),
             regions=[r.to_region() for r in e.regions or []],
-            error=ImageCreateStatus.ERROR_IMAGE_FORMAT if e.contents is not None and data is None else None,
-            error_message="contents is not valid base64." if e.contents is not None and data is None else "",
+            error=ImageCreateStatus.ERROR_IMAGE_FORMAT if bad else None,
+            error_message="contents is not valid base64." if bad else "",
         ))
-    results = await run_in_threadpool(
-        svc.create_images, ctx, account_id=account, project_id=pid, entries=entries,
-        tag_ids=list(batch.tag_ids or []), metadata=batch.metadata,
-    )
-    return _summary(request, ctx, results)
+    return entries
 
 
 @router.post(P + "/urls")
@@ -78,9 +87,10 @@ async def create_images_from_urls(project_id: str, request: Request, ctx: Ctx, a
     return _summary(request, ctx, results)
 
 
-def _fetch_all(ctx: Any, batch: ImageUrlBatch, max_bytes: int) -> list[svc.UploadEntry]:
-    entries = []
-    for e in batch.images or []:
+def _fetch_all(ctx: Context, batch: ImageUrlBatch, max_bytes: int) -> list[svc.UploadEntry]:
+    """Fetch the batch's URLs, a few at a time, so that slow hosts do not add up."""
+
+    def fetch(e: ImageUrlEntry) -> svc.UploadEntry:
         entry = svc.UploadEntry(
             data=None, source_url=e.url, tag_ids=list(e.tag_ids or []), regions=[r.to_region() for r in e.regions or []]
         )
@@ -88,8 +98,11 @@ def _fetch_all(ctx: Any, batch: ImageUrlBatch, max_bytes: int) -> list[svc.Uploa
             entry.data = fetch_image(e.url, ctx.settings, max_bytes=max_bytes)
         except FetchError as err:
             entry.error, entry.error_message = err.status, err.message
-        entries.append(entry)
-    return entries
+        return entry
+
+    images = batch.images or []
+    with ThreadPoolExecutor(max_workers=min(_URL_FETCH_THREADS, max(1, len(images)))) as pool:
+        return list(pool.map(fetch, images))
 
 
 def _query(request: Request, *, tagging: str | None = None, paged: bool = True) -> svc.ImageQuery:

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ... import errors
 from ...services import projects as svc
 from .. import wire
+from ..bodies import CreateProjectOptionsBody, ProjectBody, present, validate
 from ..deps import Ctx, TrainingAccount, guid, json_body, optional_guid
 
 router = APIRouter()
@@ -23,9 +23,7 @@ def get_projects(ctx: Ctx, account: TrainingAccount) -> list[dict[str, Any]]:
 @router.post("/projects")
 async def create_project(request: Request, ctx: Ctx, account: TrainingAccount) -> dict[str, Any]:
     q = request.query_params
-    body = await json_body(request, required=False) or {}
-    if not isinstance(body, dict):
-        raise errors.BadRequest("BadRequest", "The request body must be a JSON object.")
+    options = validate(CreateProjectOptionsBody, await json_body(request, required=False))
     platforms = q.get("targetExportPlatforms")
     spec = svc.ProjectCreate(
         name=q.get("name") or "",
@@ -33,8 +31,8 @@ async def create_project(request: Request, ctx: Ctx, account: TrainingAccount) -
         domain_id=optional_guid(q.get("domainId"), "domainId"),
         classification_type=q.get("classificationType"),
         target_export_platforms=[p.strip() for p in platforms.split(",") if p.strip()] if platforms else [],
-        export_model_container_uri=body.get("exportModelContainerUri") or q.get("exportModelContainerUri"),
-        notification_queue_uri=body.get("notificationQueueUri") or q.get("notificationQueueUri"),
+        export_model_container_uri=options.export_model_container_uri or q.get("exportModelContainerUri"),
+        notification_queue_uri=options.notification_queue_uri or q.get("notificationQueueUri"),
     )
     project = await run_in_threadpool(svc.create_project, ctx, account_id=account, spec=spec)
     return wire.project(project)
@@ -48,9 +46,7 @@ def get_project(project_id: str, ctx: Ctx, account: TrainingAccount) -> dict[str
 @router.patch("/projects/{project_id}")
 async def update_project(project_id: str, request: Request, ctx: Ctx, account: TrainingAccount) -> dict[str, Any]:
     pid = guid(project_id, "projectId")
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise errors.BadRequest("BadRequest", "The request body must be a JSON object.")
+    body = present(validate(ProjectBody, await json_body(request)))
     project = await run_in_threadpool(svc.update_project, ctx, account_id=account, project_id=pid, body=body)
     return wire.project(project)
 

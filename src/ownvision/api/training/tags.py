@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ... import errors
 from ...services import tags as svc
 from .. import wire
+from ..bodies import TagBody, present, validate
 from ..deps import Ctx, TrainingAccount, guid, json_body, optional_guid
 
 router = APIRouter()
@@ -44,9 +44,7 @@ def get_tag(project_id: str, tag_id: str, request: Request, ctx: Ctx, account: T
 @router.patch("/projects/{project_id}/tags/{tag_id}")
 async def update_tag(project_id: str, tag_id: str, request: Request, ctx: Ctx, account: TrainingAccount) -> dict[str, Any]:
     pid, tid = guid(project_id, "projectId"), guid(tag_id, "tagId")
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise errors.BadRequest("BadRequest", "The request body must be a JSON object.")
+    body = present(validate(TagBody, await json_body(request)))
     tag = await run_in_threadpool(svc.update_tag, ctx, account_id=account, project_id=pid, tag_id=tid, body=body)
     return wire.tag(tag)
 
