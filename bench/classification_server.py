@@ -1,0 +1,183 @@
+"""End-to-end classification benchmark through the server: train, publish, predict over HTTP.
+
+Runs a real ownvision server and worker on loopback over a temporary data folder, uploads K images per
+tag of clothing-small through the official SDK, trains (Regular, optionally Advanced), then measures:
+
+- top-1 accuracy on the test split, predicted through the Prediction API;
+- training wall time (TrainProject to Completed);
+- prediction latency over HTTP (p50/p95, one client, 640x480 JPEGs) and throughput with 4 concurrent
+  clients, next to the bare ONNX Runtime time of the same model in the same run.
+
+Data: ../shared/datasets/clothing-small (or --dataset); get it from
+https://github.com/alexeygrigorev/clothing-dataset-small (folders train/, test/, one folder per class).
+
+    python bench/classification_server.py --k 30 --domain "General"
+    python bench/classification_server.py --k 30 --domain "General (compact)" --advanced-hours 1 --advanced-cap-s 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient  # noqa: E402
+from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient  # noqa: E402
+from azure.cognitiveservices.vision.customvision.training.models import (  # noqa: E402
+    ImageFileCreateBatch,
+    ImageFileCreateEntry,
+)
+from msrest.authentication import ApiKeyCredentials  # noqa: E402
+
+from ownvision.worker.loop import run_worker  # noqa: E402
+from tests.conftest import make_settings, start_server, stop_server  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clothing-small"
+
+
+def jpeg_640x480(path: Path) -> bytes:
+    img = Image.open(path).convert("RGB").resize((640, 480))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def sample(root: Path, k: int | None, seed: int) -> dict[str, list[Path]]:
+    rng = random.Random(seed)
+    out = {}
+    for folder in sorted(p for p in (root / "train").iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*.jpg"))
+        rng.shuffle(files)
+        out[folder.name] = files if k is None else files[:k]
+    return out
+
+
+def train(trainer: CustomVisionTrainingClient, project_id: str, **kw: object) -> tuple[object, float]:
+    started = time.perf_counter()
+    it = trainer.train_project(project_id, **kw)
+    while it.status == "Training":
+        time.sleep(0.5)
+        it = trainer.get_iteration(project_id, it.id)
+    return it, time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--k", type=int, default=30, help="training images per tag (0: the whole train split)")
+    ap.add_argument("--domain", default="General")
+    ap.add_argument("--advanced-hours", type=int, default=0, help="also train Advanced with this budget")
+    ap.add_argument("--advanced-cap-s", type=float, default=None, help="cap on the Advanced budget, seconds")
+    ap.add_argument("--latency-n", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if not (args.dataset / "train").is_dir():
+        sys.exit(f"{args.dataset} not found; get clothing-small from https://github.com/alexeygrigorev/clothing-dataset-small")
+
+    srv = start_server(make_settings(Path(tempfile.mkdtemp()), advanced_budget_cap_s=args.advanced_cap_s))
+    stop = threading.Event()
+    threading.Thread(target=run_worker, args=(srv.ctx,), kwargs={"stop": stop}, daemon=True).start()
+    keys = srv.new_account("bench")
+    trainer = CustomVisionTrainingClient(srv.url, ApiKeyCredentials(in_headers={"Training-key": keys.training_key}))
+    predictor = CustomVisionPredictionClient(srv.url, ApiKeyCredentials(in_headers={"Prediction-key": keys.prediction_key}))
+    domain = next(d for d in trainer.get_domains() if d.name == args.domain and d.type == "Classification")
+    project = trainer.create_project(f"clothing k={args.k}", domain_id=domain.id)
+    chosen = sample(args.dataset, args.k or None, args.seed)
+    tags = {name: trainer.create_tag(project.id, name) for name in chosen}
+    entries = [ImageFileCreateEntry(name=p.name, contents=p.read_bytes(), tag_ids=[tags[name].id])
+               for name, paths in chosen.items() for p in paths]
+    for i in range(0, len(entries), 64):
+        res = trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries[i:i + 64]))
+        assert all(r.status in ("OK", "OKDuplicate") for r in res.images), [r.status for r in res.images]
+
+    rows = []
+    runs = [("Regular", {})]
+    if args.advanced_hours:
+        runs.append(("Advanced", {"training_type": "Advanced", "reserved_budget_in_hours": args.advanced_hours,
+                                  "force_train": True}))
+    test_files = [(folder.name, p) for folder in sorted((args.dataset / "test").iterdir()) if folder.is_dir()
+                  for p in sorted(folder.glob("*.jpg"))]
+    for label, kw in runs:
+        it, wall = train(trainer, project.id, **kw)
+        assert it.status == "Completed", it.training_error_details
+        name = f"bench-{label}"
+        trainer.publish_iteration(project.id, it.id, name, "bench")
+        correct = 0
+        for truth, path in test_files:
+            r = predictor.classify_image_with_no_store(project.id, name, path.read_bytes())
+            correct += max(r.predictions, key=lambda p: p.probability).tag_name == truth
+        perf = trainer.get_iteration_performance(project.id, it.id)
+        rows.append((label, wall, correct / len(test_files), perf.precision, perf.recall, perf.average_precision, name, it))
+
+    # latency over HTTP, one client, 640x480 JPEGs
+    name = rows[0][6]
+    url = f"{srv.url}/customvision/v3.1/prediction/{project.id}/classify/iterations/{name}/image/nostore"
+    headers = {"Prediction-Key": keys.prediction_key, "Content-Type": "application/octet-stream"}
+    bodies = [jpeg_640x480(p) for _t, p in test_files[: args.latency_n]]
+    client = httpx.Client()
+    client.post(url, content=bodies[0], headers=headers)
+    lat = []
+    for body in bodies:
+        t0 = time.perf_counter()
+        r = client.post(url, content=body, headers=headers)
+        lat.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200
+    def worker(chunk: list[bytes]) -> None:
+        with httpx.Client() as c:
+            for b in chunk:
+                c.post(url, content=b, headers=headers)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(worker, [bodies[i::4] for i in range(4)]))
+    throughput = len(bodies) / (time.perf_counter() - t0)
+    # bare model time in the same process (same ONNX Runtime settings as the server)
+    from ownvision.imaging import load_image
+    from ownvision.services.iterations import iteration_tags
+
+    it_row = srv.ctx.db.read
+    with it_row() as s:
+        from ownvision.db.tables import Iteration
+        iteration = s.get(Iteration, __import__("uuid").UUID(rows[0][7].id))
+        tag_rows = [(t.tag_id, t.name, t.type) for t in iteration_tags(s, iteration.id)]
+    model = srv.ctx.models.get(iteration, tag_rows)
+    bare = []
+    for body in bodies[:50]:
+        t0 = time.perf_counter()
+        model.runner.classify([load_image(body)])
+        bare.append((time.perf_counter() - t0) * 1000)
+
+    print(f"\nclothing-small, domain {args.domain!r}, K={args.k or 'all'} per tag, {len(entries)} training images, "
+          f"{len(test_files)} test images")
+    print("| training | wall time (s) | top-1 (test) | precision* | recall* | mAP* |")
+    print("|---|---|---|---|---|---|")
+    for label, wall, acc, p, r, ap, *_ in rows:
+        print(f"| {label} | {wall:.1f} | {acc:.1%} | {p:.3f} | {r:.3f} | {ap:.3f} |")
+    print("* held-out figures reported by GetIterationPerformance (threshold 0.5)")
+    print("\n| prediction (640x480 JPEG) | p50 ms | p95 ms | throughput |")
+    print("|---|---|---|---|")
+    print(f"| HTTP, 1 client | {statistics.median(lat):.1f} | {percentile(lat, 0.95):.1f} | |")
+    print(f"| HTTP, 4 clients | | | {throughput:.1f}/s |")
+    print(f"| bare ONNX Runtime (decode+preprocess+run) | {statistics.median(bare):.1f} | {percentile(bare, 0.95):.1f} | |")
+    stop.set()
+    stop_server(srv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Model quality figures (precision, recall, average precision) from held-out predictions. No torch."""
