@@ -6,12 +6,16 @@ tag of clothing-small through the official SDK, trains (Regular, optionally Adva
 - top-1 accuracy on the test split, predicted through the Prediction API;
 - training wall time (TrainProject to Completed);
 - prediction latency over HTTP (p50/p95, one client, 640x480 JPEGs) and throughput with 4 concurrent
-  clients, next to the bare ONNX Runtime time of the same model in the same run.
+  clients, next to the bare ONNX Runtime time of the same model in the same run;
+- a plain baseline on the same training images, in the same run: frozen EfficientNet-Lite0 ImageNet
+  features (shorter side 256 bicubic, centre crop 224, ``(x - 127) / 128``) and scikit-learn's
+  logistic regression, evaluated on the same test images (``--no-baseline`` skips it).
 
 Data: ../shared/datasets/clothing-small (or --dataset); get it from
 https://github.com/alexeygrigorev/clothing-dataset-small (folders train/, test/, one folder per class).
 
     python bench/classification_server.py --k 30 --domain "General"
+    python bench/classification_server.py --k 0 --domain "General"          # the whole train split
     python bench/classification_server.py --k 30 --domain "General (compact)" --advanced-hours 1 --advanced-cap-s 600
 """
 
@@ -64,6 +68,41 @@ def sample(root: Path, k: int | None, seed: int) -> dict[str, list[Path]]:
     return out
 
 
+def baseline_lite0(chosen: dict[str, list[Path]], test_files: list[tuple[str, Path]]) -> tuple[float, float]:
+    """Top-1 of frozen Lite0 features + logistic regression, and its wall time (features and fit)."""
+    import numpy as np
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from ownvision.ml.backbones import create_backbone
+
+    torch.set_num_threads(2)
+    model = create_backbone("lite0").eval()
+
+    def features(paths: list[Path]) -> np.ndarray:
+        rows = []
+        for path in paths:
+            img = Image.open(path).convert("RGB")
+            scale = 256 / min(img.size)
+            img = img.resize((max(224, round(img.width * scale)), max(224, round(img.height * scale))),
+                             Image.BICUBIC)
+            left, top = (img.width - 224) // 2, (img.height - 224) // 2
+            x = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32)
+            x = torch.from_numpy((x - 127.0) / 128.0).permute(2, 0, 1)[None]
+            with torch.no_grad():
+                rows.append(model(x)[0].numpy())
+        return np.stack(rows)
+
+    started = time.perf_counter()
+    names = sorted(chosen)
+    x_train = features([p for n in names for p in chosen[n]])
+    y_train = [n for n in names for _ in chosen[n]]
+    clf = LogisticRegression(max_iter=2000).fit(x_train, y_train)
+    wall = time.perf_counter() - started
+    predicted = clf.predict(features([p for _t, p in test_files]))
+    return float(np.mean([a == t for a, (t, _p) in zip(predicted, test_files, strict=True)])), wall
+
+
 def train(trainer: CustomVisionTrainingClient, project_id: str, **kw: object) -> tuple[object, float]:
     started = time.perf_counter()
     it = trainer.train_project(project_id, **kw)
@@ -87,6 +126,7 @@ def main() -> None:
     ap.add_argument("--advanced-cap-s", type=float, default=None, help="cap on the Advanced budget, seconds")
     ap.add_argument("--latency-n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-baseline", action="store_true", help="skip the Lite0 + logistic regression baseline")
     args = ap.parse_args()
     if not (args.dataset / "train").is_dir():
         sys.exit(f"{args.dataset} not found; get clothing-small from https://github.com/alexeygrigorev/clothing-dataset-small")
@@ -163,12 +203,16 @@ def main() -> None:
         model.runner.classify([load_image(body)])
         bare.append((time.perf_counter() - t0) * 1000)
 
+    baseline = None if args.no_baseline else baseline_lite0(chosen, test_files)
+
     print(f"\nclothing-small, domain {args.domain!r}, K={args.k or 'all'} per tag, {len(entries)} training images, "
           f"{len(test_files)} test images")
     print("| training | wall time (s) | top-1 (test) | precision* | recall* | mAP* |")
     print("|---|---|---|---|---|---|")
     for label, wall, acc, p, r, ap, *_ in rows:
         print(f"| {label} | {wall:.1f} | {acc:.1%} | {p:.3f} | {r:.3f} | {ap:.3f} |")
+    if baseline is not None:
+        print(f"| baseline: Lite0 features + logistic regression | {baseline[1]:.1f} | {baseline[0]:.1%} | | | |")
     print("* held-out figures reported by GetIterationPerformance (threshold 0.5)")
     print("\n| prediction (640x480 JPEG) | p50 ms | p95 ms | throughput |")
     print("|---|---|---|---|")

@@ -43,9 +43,13 @@ TORCH_TOLERANCE = 1e-4
 def _imports() -> tuple[Any, Any, Any]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        # torch and torchvision first: coremltools imports TensorFlow when it is installed, and
+        # torchvision crashes the process (segmentation fault) when it is imported after TensorFlow.
+        import torch
+        import torchvision  # noqa: F401
+
         import coremltools as ct
         import onnx2torch
-        import torch
     except ImportError as exc:
         raise MissingDependency("CoreML", "export-coreml", exc) from exc
     return ct, onnx2torch, torch
@@ -177,12 +181,8 @@ def _check_package(ct: Any, path: Path, source: ExportSource, h: int, w: int, la
             shape = list(outputs[name].type.multiArrayType.shape)
             if shape and shape[-1] != last:
                 problems.append(f"output {name} has shape {shape}")
-    else:
-        found = list(spec.mlProgram.functions["main"].attributes) if False else None  # noqa: F841
-        declared = list(getattr(spec, "classLabels", None) or [])
-        if desc.predictedFeatureName != "classLabel" or desc.predictedProbabilitiesName != "classLabel_probs":
-            problems.append("classifier outputs classLabel/classLabel_probs are missing")
-        del declared
+    elif desc.predictedFeatureName != "classLabel" or desc.predictedProbabilitiesName != "classLabel_probs":
+        problems.append("classifier outputs classLabel/classLabel_probs are missing")
     if problems:
         raise ExportFailed("the Core ML package is not as expected: " + "; ".join(problems))
     return {
