@@ -98,8 +98,8 @@ def held_out_map(trained: object, train: list[DetectionSample]) -> float:
 def run_bccd(args: argparse.Namespace, mode: str) -> dict[str, object]:
     train, test = load_voc(args.bccd, "trainval"), load_voc(args.bccd, "test")
     budget = args.budget or (240.0 if mode == "regular" else 1500.0)
-    config = DetectorConfig(advanced=mode == "advanced", time_budget_s=budget, seed=args.seed, num_threads=2,
-                            input_long_side=args.long_side)
+    config = DetectorConfig(backbone=args.backbone, advanced=mode == "advanced", time_budget_s=budget,
+                            seed=args.seed, num_threads=2, input_long_side=args.long_side)
     t = time.perf_counter()
     last = [0.0]
 
@@ -110,6 +110,10 @@ def run_bccd(args: argparse.Namespace, mode: str) -> dict[str, object]:
 
     trained = train_detector(train, len(CLASSES), config, progress=progress)
     wall = time.perf_counter() - t
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+        (args.save / f"{mode}.onnx").write_bytes(trained.onnx_model)
+        (args.save / f"{mode}.json").write_text(json.dumps(trained.spec))
     runner = DetectorRunner(trained.onnx_model, trained.spec, num_threads=2)
     result = evaluate(runner, test)
     result.update(mode=mode, budget_s=budget, train_s=wall, held_out_map50=held_out_map(trained, train),
@@ -145,10 +149,12 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None, help="seconds (default: 240 Regular, 1500 Advanced)")
     parser.add_argument("--long-side", type=int, default=None, help="override the network input's long side")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backbone", default="lite0", help="lite0 (the compact domains) or lite2 (General)")
     parser.add_argument("--bccd", type=Path, default=SHARED / "bccd")
     parser.add_argument("--quickstart", action="store_true", help="run the fork/scissors check instead")
     parser.add_argument("--quickstart-dir", type=Path, default=SHARED / "azure-quickstart" / "CustomVision" / "ObjectDetection")
     parser.add_argument("--json", action="store_true", help="also print the raw results as JSON")
+    parser.add_argument("--save", type=Path, default=None, help="write MODE.onnx and MODE.json (the spec) here")
     args = parser.parse_args()
     if args.quickstart:
         run_quickstart(args)

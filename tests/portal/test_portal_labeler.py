@@ -47,6 +47,8 @@ def test_draw_move_resize_retag_and_delete_boxes(portal: Portal, detection: dict
     expect(page.locator(".position")).to_have_text("Image 1 of 3")
     layer = page.locator(".stage-layer")
     expect(page.locator(".stage-image")).to_have_js_property("complete", True)
+    # the layer takes the image's size once the image is laid out, a moment after it has loaded
+    page.wait_for_function("() => document.querySelector('.stage-layer').getBoundingClientRect().width > 100")
     box = layer.bounding_box()
     assert box and box["width"] > 100
 

@@ -162,10 +162,13 @@ def resize(image: Image.Image, spec: PreprocessSpec) -> Image.Image:
 
 def normalize(pixels: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """Map uint8 RGB ``[H, W, 3]`` to the normalised float32 network layout ``[3, H, W]``."""
-    x = pixels.astype(np.float32).transpose(2, 0, 1)
-    mean = np.asarray(spec.mean, dtype=np.float32).reshape(3, 1, 1)
-    std = np.asarray(spec.std, dtype=np.float32).reshape(3, 1, 1)
-    return np.ascontiguousarray((x - mean) / std)
+    # One conversion into a contiguous [3, H, W] buffer, then in-place arithmetic: the same numbers as
+    # ``(x - mean) / std``, a few times faster (this runs on every prediction).
+    x = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
+    np.copyto(x, pixels.transpose(2, 0, 1), casting="unsafe")
+    x -= np.asarray(spec.mean, dtype=np.float32).reshape(3, 1, 1)
+    x /= np.asarray(spec.std, dtype=np.float32).reshape(3, 1, 1)
+    return x
 
 
 def preprocess(image: Image.Image, spec: PreprocessSpec) -> np.ndarray:

@@ -115,7 +115,9 @@ class _Plan:
     input_hw: tuple[int, int]
     cache_after: int
     views: tuple[tuple[bool, bool], ...]
-    width: int = 96
+    # Pyramid and head channels. 64 rather than torchvision's usual 256 or the 96 first tried: on BCCD
+    # (Regular, 240 s) 64 gave the same mAP@0.5 as 96 (0.907 / 0.908) with the network a quarter faster.
+    width: int = 64
     num_convs: int = 2
     lr: float = 1e-3
     body_lr: float = 2e-4

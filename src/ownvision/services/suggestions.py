@@ -7,7 +7,7 @@ batch at a time) sorted by uncertainty, so a person labels the images the model 
 Uncertainty is 1 - (p1 - p2), the margin between the two most probable tags, for classification; for
 detection, the largest 1 - |2p - 1| over the suggested boxes (a box at 0.5 is the least certain).
 GetImageRegionProposals proposes class-agnostic boxes: the latest trained detector's boxes of any tag,
-or, without one, connected regions of strong edges in the image.
+or, without one, class-agnostic proposals from image segmentation (``ownvision.imaging.proposals``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from PIL import Image, ImageFilter
-from scipy import ndimage
 from sqlalchemy import select
 
 from .. import errors
@@ -29,6 +26,7 @@ from ..db.tables import Image as ImageRow
 from ..db.tables import Iteration, Suggestion, utcnow
 from ..domain.enums import IterationStatus
 from ..imaging import load_image
+from ..imaging.proposals import propose_regions
 from .context import Context
 from .iterations import iteration_tags, load_iteration
 from .predictions import PredictionItem, run_model
@@ -203,30 +201,4 @@ def region_proposals(
         found = [(p.probability, p.bounding_box) for p in items if p.bounding_box and p.probability >= MIN_PROBABILITY]
         if found:
             return sorted(found, key=lambda x: -x[0])[:50]  # type: ignore[arg-type,return-value]
-    return edge_proposals(picture)
-
-
-def edge_proposals(picture: Image.Image, *, limit: int = 20) -> list[tuple[float, dict[str, float]]]:
-    """Class-agnostic boxes around connected regions of strong edges (for images no detector knows yet)."""
-    small = picture.convert("L")
-    small.thumbnail((320, 320))
-    edges = np.asarray(small.filter(ImageFilter.FIND_EDGES), dtype=np.float32)
-    if edges.max() <= 0:
-        return []
-    mask = edges > max(20.0, float(np.percentile(edges, 90)))
-    mask = ndimage.binary_closing(mask, structure=np.ones((5, 5)), iterations=2)
-    labels, n = ndimage.label(mask)
-    h, w = mask.shape
-    out = []
-    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        ys, xs = sl
-        bw, bh = xs.stop - xs.start, ys.stop - ys.start
-        area = bw * bh / float(w * h)
-        if area < 0.002 or area > 0.9:
-            continue
-        strength = float(edges[sl][labels[sl] == k].mean()) / 255.0
-        out.append((min(1.0, strength * (0.5 + area) ), {"left": xs.start / w, "top": ys.start / h,
-                                                          "width": bw / w, "height": bh / h}))
-    return sorted(out, key=lambda x: -x[0])[:limit]
+    return propose_regions(picture)

@@ -67,7 +67,8 @@ def start_training(ctx: Context, *, account_id: uuid.UUID, project_id: uuid.UUID
         tags = {t.id: t for t in s.scalars(select(Tag).where(Tag.project_id == project_id))}
         selected = _selected_tags(tags, req.selected_tags)
         snapshot = _training_set(s, project_id, domain, selected)
-        _validate(domain, project.classification_type, tags, selected, snapshot)
+        _validate(domain, project.classification_type, tags, selected, snapshot,
+                  negative_images=_negative_images(s, tags, selected))
         last = max((it for it in iterations if it.status == IterationStatus.COMPLETED.value),
                    key=lambda it: it.created, default=None)
         sel_json = sorted(str(t) for t in selected) if req.selected_tags else None
@@ -166,12 +167,20 @@ def _training_set(s: Session, project_id: uuid.UUID, domain: Domain, selected: S
     return [(img, tags, regions) for img, (tags, regions) in by_image.items()]
 
 
+def _negative_images(s: Session, tags: dict[uuid.UUID, Tag], selected: Sequence[uuid.UUID]) -> int:
+    """How many images carry a selected Negative tag (an image-level tag, so never in a detection snapshot)."""
+    negative = [t for t in selected if tags[t].type == TagType.NEGATIVE.value]
+    if not negative:
+        return 0
+    return int(s.scalar(select(func.count()).select_from(ImageTag).where(ImageTag.tag_id.in_(negative))) or 0)
+
+
 def _validate(domain: Domain, classification_type: str | None, tags: dict[uuid.UUID, Tag],
-              selected: Sequence[uuid.UUID], snapshot: Snapshot) -> None:
+              selected: Sequence[uuid.UUID], snapshot: Snapshot, *, negative_images: int) -> None:
     counts = Counter(t for _img, tag_ids, _r in snapshot for t in tag_ids)
     if domain.type is DomainType.OBJECT_DETECTION:
         code = "BadRequestDetectionTrainingValidationFailed"
-        if any(tags[t].type == TagType.NEGATIVE.value and counts.get(t) for t in selected):
+        if negative_images:
             raise _fail("BadRequestDetectionTrainingNotAllowNegativeTag",
                         "Object detection training does not use the Negative tag; remove it from the selection.")
         minimum = MIN_IMAGES_PER_TAG_DETECTION
