@@ -1,6 +1,6 @@
 """End-to-end classification benchmark through the server: train, publish, predict over HTTP.
 
-Runs a real ownvision server and worker on loopback over a temporary data folder, uploads K images per
+Runs ``ownvision serve`` (API and worker processes) on loopback over a temporary data folder, uploads K images per
 tag of clothing-small through the official SDK, trains (Regular, optionally Advanced), then measures:
 
 - top-1 accuracy on the test split, predicted through the Prediction API;
@@ -26,11 +26,10 @@ import io
 import random
 import statistics
 import sys
-import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
@@ -43,10 +42,11 @@ from azure.cognitiveservices.vision.customvision.training.models import (  # noq
     ImageFileCreateBatch,
     ImageFileCreateEntry,
 )
+from bench.common import loaded_model, percentile, served  # noqa: E402
 from msrest.authentication import ApiKeyCredentials  # noqa: E402
+from tests.served import Served  # noqa: E402
 
-from ownvision.worker.loop import run_worker  # noqa: E402
-from tests.conftest import make_settings, start_server, stop_server  # noqa: E402
+from ownvision.imaging import load_image  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clothing-small"
 
@@ -112,11 +112,6 @@ def train(trainer: CustomVisionTrainingClient, project_id: str, **kw: object) ->
     return it, time.perf_counter() - started
 
 
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, default=DEFAULT_DATA)
@@ -131,12 +126,29 @@ def main() -> None:
     if not (args.dataset / "train").is_dir():
         sys.exit(f"{args.dataset} not found; get clothing-small from https://github.com/alexeygrigorev/clothing-dataset-small")
 
-    srv = start_server(make_settings(Path(tempfile.mkdtemp()), advanced_budget_cap_s=args.advanced_cap_s))
-    stop = threading.Event()
-    threading.Thread(target=run_worker, args=(srv.ctx,), kwargs={"stop": stop}, daemon=True).start()
-    keys = srv.new_account("bench")
-    trainer = CustomVisionTrainingClient(srv.url, ApiKeyCredentials(in_headers={"Training-key": keys.training_key}))
-    predictor = CustomVisionPredictionClient(srv.url, ApiKeyCredentials(in_headers={"Prediction-key": keys.prediction_key}))
+    with served(advanced_budget_cap_s=args.advanced_cap_s) as (srv, keys):
+        rows, n_train, chosen, test_files, lat, throughput, bare = run(args, srv, keys)
+    baseline = None if args.no_baseline else baseline_lite0(chosen, test_files)
+
+    print(f"\nclothing-small, domain {args.domain!r}, K={args.k or 'all'} per tag, {n_train} training images, "
+          f"{len(test_files)} test images")
+    print("| training | wall time (s) | top-1 (test) | precision* | recall* | mAP* |")
+    print("|---|---|---|---|---|---|")
+    for label, wall, acc, p, r, ap, *_ in rows:
+        print(f"| {label} | {wall:.1f} | {acc:.1%} | {p:.3f} | {r:.3f} | {ap:.3f} |")
+    if baseline is not None:
+        print(f"| baseline: Lite0 features + logistic regression | {baseline[1]:.1f} | {baseline[0]:.1%} | | | |")
+    print("* held-out figures reported by GetIterationPerformance (threshold 0.5)")
+    print("\n| prediction (640x480 JPEG) | p50 ms | p95 ms | throughput |")
+    print("|---|---|---|---|")
+    print(f"| HTTP, 1 client | {statistics.median(lat):.1f} | {percentile(lat, 0.95):.1f} | |")
+    print(f"| HTTP, 4 clients | | | {throughput:.1f}/s |")
+    print(f"| bare ONNX Runtime (decode+preprocess+run) | {statistics.median(bare):.1f} | {percentile(bare, 0.95):.1f} | |")
+
+
+def run(args: argparse.Namespace, srv: Served, keys: dict[str, str]) -> tuple[Any, ...]:
+    trainer = CustomVisionTrainingClient(srv.url, ApiKeyCredentials(in_headers={"Training-key": keys["Training-Key"]}))
+    predictor = CustomVisionPredictionClient(srv.url, ApiKeyCredentials(in_headers={"Prediction-key": keys["Prediction-Key"]}))
     domain = next(d for d in trainer.get_domains() if d.name == args.domain and d.type == "Classification")
     project = trainer.create_project(f"clothing k={args.k}", domain_id=domain.id)
     chosen = sample(args.dataset, args.k or None, args.seed)
@@ -169,7 +181,7 @@ def main() -> None:
     # latency over HTTP, one client, 640x480 JPEGs
     name = rows[0][6]
     url = f"{srv.url}/customvision/v3.1/prediction/{project.id}/classify/iterations/{name}/image/nostore"
-    headers = {"Prediction-Key": keys.prediction_key, "Content-Type": "application/octet-stream"}
+    headers = {"Prediction-Key": keys["Prediction-Key"], "Content-Type": "application/octet-stream"}
     bodies = [jpeg_640x480(p) for _t, p in test_files[: args.latency_n]]
     client = httpx.Client()
     client.post(url, content=bodies[0], headers=headers)
@@ -187,40 +199,14 @@ def main() -> None:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(worker, [bodies[i::4] for i in range(4)]))
     throughput = len(bodies) / (time.perf_counter() - t0)
-    # bare model time in the same process (same ONNX Runtime settings as the server)
-    from ownvision.imaging import load_image
-    from ownvision.services.iterations import iteration_tags
-
-    it_row = srv.ctx.db.read
-    with it_row() as s:
-        from ownvision.db.tables import Iteration
-        iteration = s.get(Iteration, __import__("uuid").UUID(rows[0][7].id))
-        tag_rows = [(t.tag_id, t.name, t.type) for t in iteration_tags(s, iteration.id)]
-    model = srv.ctx.models.get(iteration, tag_rows)
+    # the bare model, loaded here as the server loads it (same ONNX Runtime settings)
+    model = loaded_model(srv, rows[0][7].id)
     bare = []
     for body in bodies[:50]:
         t0 = time.perf_counter()
         model.runner.classify([load_image(body)])
         bare.append((time.perf_counter() - t0) * 1000)
-
-    baseline = None if args.no_baseline else baseline_lite0(chosen, test_files)
-
-    print(f"\nclothing-small, domain {args.domain!r}, K={args.k or 'all'} per tag, {len(entries)} training images, "
-          f"{len(test_files)} test images")
-    print("| training | wall time (s) | top-1 (test) | precision* | recall* | mAP* |")
-    print("|---|---|---|---|---|---|")
-    for label, wall, acc, p, r, ap, *_ in rows:
-        print(f"| {label} | {wall:.1f} | {acc:.1%} | {p:.3f} | {r:.3f} | {ap:.3f} |")
-    if baseline is not None:
-        print(f"| baseline: Lite0 features + logistic regression | {baseline[1]:.1f} | {baseline[0]:.1%} | | | |")
-    print("* held-out figures reported by GetIterationPerformance (threshold 0.5)")
-    print("\n| prediction (640x480 JPEG) | p50 ms | p95 ms | throughput |")
-    print("|---|---|---|---|")
-    print(f"| HTTP, 1 client | {statistics.median(lat):.1f} | {percentile(lat, 0.95):.1f} | |")
-    print(f"| HTTP, 4 clients | | | {throughput:.1f}/s |")
-    print(f"| bare ONNX Runtime (decode+preprocess+run) | {statistics.median(bare):.1f} | {percentile(bare, 0.95):.1f} | |")
-    stop.set()
-    stop_server(srv)
+    return rows, len(entries), chosen, test_files, lat, throughput, bare
 
 
 if __name__ == "__main__":

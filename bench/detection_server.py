@@ -1,6 +1,6 @@
 """End-to-end object detection benchmark through the server: upload, train, publish, detect over HTTP.
 
-Runs a real ownvision server and worker on loopback over a temporary data folder, creates an object
+Runs ``ownvision serve`` (API and worker processes) on loopback over a temporary data folder, creates an object
 detection project, uploads BCCD's ``trainval`` images (292) with their boxes through the official SDK,
 trains (Regular, optionally Advanced), publishes, and then:
 
@@ -24,11 +24,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,17 +38,13 @@ from azure.cognitiveservices.vision.customvision.training.models import (  # noq
     ImageFileCreateEntry,
     Region,
 )
+from bench.common import loaded_model, percentile, served  # noqa: E402
 from bench.ml_detection import CLASSES, SHARED, load_voc  # noqa: E402
 from msrest.authentication import ApiKeyCredentials  # noqa: E402
-from tests.conftest import make_settings, start_server, stop_server  # noqa: E402
+from tests.served import Served  # noqa: E402
 
 from ownvision.evaluation.detection import detection_metrics  # noqa: E402
-from ownvision.worker.loop import run_worker  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+from ownvision.imaging import load_image  # noqa: E402
 
 
 def train(trainer: CustomVisionTrainingClient, project_id: str, **kw: object) -> tuple[object, float]:
@@ -79,12 +73,24 @@ def main() -> None:
         sys.exit(f"BCCD not found under {args.bccd}; "
                  "git clone https://github.com/Shenggan/BCCD_Dataset and pass --bccd")
 
-    extra = {} if args.regular_budget_s is None else {"detection_regular_budget_s": args.regular_budget_s}
-    srv = start_server(make_settings(Path(tempfile.mkdtemp()), advanced_budget_cap_s=args.advanced_cap_s, **extra))
-    stop = threading.Event()
-    threading.Thread(target=run_worker, args=(srv.ctx,), kwargs={"stop": stop}, daemon=True).start()
-    keys = srv.new_account("bench")
-    trainer = CustomVisionTrainingClient(srv.url, ApiKeyCredentials(in_headers={"Training-key": keys.training_key}))
+    with served(advanced_budget_cap_s=args.advanced_cap_s, detection_regular_budget_s=args.regular_budget_s) as (
+        srv, keys
+    ):
+        rows, n_train, n_test = run(args, srv, keys)
+    print(f"\nBCCD through the API, domain {args.domain!r}: {n_train} training images, {n_test} test images")
+    print("| training | wall time (s) | mAP@0.5 (test, via API) | RBC | WBC | Platelets | held-out mAP* "
+          "| HTTP p50 ms | HTTP p95 ms | bare model p50 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for label, wall, m, perf, lat, bare, _ in rows:
+        pc = [c.average_precision for c in m.per_class]
+        print(f"| {label} | {wall:.0f} | {m.mean_average_precision:.3f} | {pc[0]:.3f} | {pc[1]:.3f} | {pc[2]:.3f} | "
+              f"{perf.average_precision:.3f} | {statistics.median(lat):.1f} | {percentile(lat, 0.95):.1f} | "
+              f"{statistics.median(bare):.1f} |")
+    print("* mAP@0.5 on the held-out training images, as GetIterationPerformance reports it")
+
+
+def run(args: argparse.Namespace, srv: Served, keys: dict[str, str]) -> tuple[list[Any], int, int]:
+    trainer = CustomVisionTrainingClient(srv.url, ApiKeyCredentials(in_headers={"Training-key": keys["Training-Key"]}))
     domain = next(d for d in trainer.get_domains() if d.name == args.domain and d.type == "ObjectDetection")
     project = trainer.create_project(f"bccd {args.domain}", domain_id=domain.id)
     tags = [trainer.create_tag(project.id, name) for name in CLASSES]
@@ -117,7 +123,7 @@ def main() -> None:
         name = f"bench-{label}"
         trainer.publish_iteration(project.id, it.id, name, "bench")
         url = f"{srv.url}/customvision/v3.1/prediction/{project.id}/detect/iterations/{name}/image/nostore"
-        headers = {"Prediction-Key": keys.prediction_key, "Content-Type": "application/octet-stream"}
+        headers = {"Prediction-Key": keys["Prediction-Key"], "Content-Type": "application/octet-stream"}
         dets, lat = [], []
         with httpx.Client(timeout=60) as client:
             client.post(url, content=bodies[0], headers=headers)  # loads the model
@@ -134,40 +140,15 @@ def main() -> None:
                 ])
         m = detection_metrics(truth, dets, len(CLASSES), iou_threshold=0.5)
         perf = trainer.get_iteration_performance(project.id, it.id)
-        bare = bare_model_ms(srv, it.id, bodies)
+        model = loaded_model(srv, it.id)
+        bare = []
+        for body in bodies:
+            t0 = time.perf_counter()
+            model.runner.detect([load_image(body)])
+            bare.append((time.perf_counter() - t0) * 1000)
         rows.append((label, wall, m, perf, lat, bare, it.additional_properties.get("trainingTimeInMinutes")))
 
-    print(f"\nBCCD through the API, domain {args.domain!r}: {len(train_set)} training images, "
-          f"{len(test_set)} test images")
-    print("| training | wall time (s) | mAP@0.5 (test, via API) | RBC | WBC | Platelets | held-out mAP* "
-          "| HTTP p50 ms | HTTP p95 ms | bare model p50 ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for label, wall, m, perf, lat, bare, _ in rows:
-        pc = [c.average_precision for c in m.per_class]
-        print(f"| {label} | {wall:.0f} | {m.mean_average_precision:.3f} | {pc[0]:.3f} | {pc[1]:.3f} | {pc[2]:.3f} | "
-              f"{perf.average_precision:.3f} | {statistics.median(lat):.1f} | {percentile(lat, 0.95):.1f} | "
-              f"{statistics.median(bare):.1f} |")
-    print("* mAP@0.5 on the held-out training images, as GetIterationPerformance reports it")
-    stop.set()
-    stop_server(srv)
-
-
-def bare_model_ms(srv: object, iteration_id: str, bodies: list[bytes]) -> list[float]:
-    """Decode + detect (resize, ONNX Runtime, NMS) with the server's own loaded model, in this process."""
-    from ownvision.db.tables import Iteration
-    from ownvision.imaging import load_image
-    from ownvision.services.iterations import iteration_tags
-
-    with srv.ctx.db.read() as s:  # type: ignore[attr-defined]
-        iteration = s.get(Iteration, uuid.UUID(iteration_id))
-        tag_rows = [(t.tag_id, t.name, t.type) for t in iteration_tags(s, iteration.id)]
-    model = srv.ctx.models.get(iteration, tag_rows)  # type: ignore[attr-defined]
-    times = []
-    for body in bodies:
-        t0 = time.perf_counter()
-        model.runner.detect([load_image(body)])
-        times.append((time.perf_counter() - t0) * 1000)
-    return times
+    return rows, len(train_set), len(test_set)
 
 
 if __name__ == "__main__":

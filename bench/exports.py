@@ -1,9 +1,11 @@
 """Export benchmark: package size and single-image latency of every export format, classifier and detector.
 
-Runs a real ownvision server and worker on loopback over a temporary data folder, trains a small
-compact classifier (two tags, 12 pictures) and a compact detector (one tag, 15 scenes) through the
-official SDK, exports each iteration to every platform/flavor whose converter is installed, downloads
-each package through its keyless ``downloadUri``, and measures:
+Runs a real ownvision server and worker on loopback over a temporary data folder, trains a compact
+classifier and a compact detector through the official SDK: on real photos when the data sets are
+found (clothing-small, 10 images per tag, 10 tags; BCCD's ``trainval`` split with its boxes, timed on
+one of its 640x480 test images), otherwise on pictures made here (``--synthetic``). It exports each
+iteration to every platform/flavor whose converter is installed, downloads each package through its
+keyless ``downloadUri``, and measures:
 
 - the zip's size and the model file's size;
 - single-image latency of the bundle's own ``predict.py`` (``ExportedModel.predict(jpeg bytes)``: decode,
@@ -11,9 +13,14 @@ each package through its keyless ``downloadUri``, and measures:
   warm-up calls, with the backend's settings in ``predict.py`` (2 threads);
 - the export job's wall time (ExportIteration to Done).
 
-Model size does not depend on the training data (EfficientNet-Lite0 backbone, compact domains).
+Model size barely depends on the training data (EfficientNet-Lite0 backbone, compact domains); a
+detector's latency does, through its input size and how many candidate boxes reach NMS.
+
+Data: ../shared/datasets/{clothing-small,bccd} (or --clothing / --bccd); see bench/classification_server.py
+and bench/ml_detection.py for where to get them.
 
     python bench/exports.py --runs 30
+    python bench/exports.py --synthetic
 """
 
 from __future__ import annotations
@@ -32,16 +39,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from azure.cognitiveservices.vision.customvision.training.models import (  # noqa: E402
+    ImageFileCreateBatch,
+    ImageFileCreateEntry,
+    Region,
+)
 from tests.conftest import make_settings, start_server, stop_server  # noqa: E402
 from tests.exports.conftest import (  # noqa: E402
+    CLASSIFICATION_COMPACT,
+    DETECTION_COMPACT,
     Trained,
+    _train,
     download,
     scene,
     train_classifier,
     train_detector,
     wait_for_export,
 )
-from tests.training.conftest import picture  # noqa: E402
+from tests.training.conftest import clients, picture  # noqa: E402
 
 from ownvision.exporters import EXPORTERS  # noqa: E402
 from ownvision.worker.loop import run_worker  # noqa: E402
@@ -60,6 +75,7 @@ for _ in range(int(sys.argv[1])):
     times.append((time.perf_counter() - t0) * 1000)
 print(json.dumps(times))
 """
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 CONVERTER_MODULES = {"OpenVino": "openvino", "TensorFlow": "tensorflow", "CoreML": "coremltools"}
 
 
@@ -119,11 +135,52 @@ def measure(trained: Trained, platform: str, flavor: str | None, image: bytes, r
     return row
 
 
+def train_clothing(srv: Any, root: Path, k: int) -> tuple[Trained, bytes]:
+    """A compact classifier on k photos per tag of clothing-small; returns it and a 640x480 test JPEG."""
+    from bench.classification_server import jpeg_640x480, sample
+
+    keys = srv.new_account()
+    trainer, predictor = clients(srv, keys)
+    project = trainer.create_project("clothing", domain_id=CLASSIFICATION_COMPACT)
+    chosen = sample(root, k, seed=0)
+    tags = {name: trainer.create_tag(project.id, name) for name in chosen}
+    entries = [ImageFileCreateEntry(name=p.name, contents=p.read_bytes(), tag_ids=[tags[name].id])
+               for name, paths in chosen.items() for p in paths]
+    for i in range(0, len(entries), 64):
+        assert trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries[i:i + 64]))
+    test_image = sorted((root / "test").glob("*/*.jpg"))[0]
+    return _train(srv, keys, trainer, predictor, project.id, "clothing"), jpeg_640x480(test_image)
+
+
+def train_bccd(srv: Any, root: Path) -> tuple[Trained, bytes]:
+    """A compact detector on BCCD trainval; returns it and one 640x480 test image."""
+    from bench.ml_detection import CLASSES, load_voc
+
+    keys = srv.new_account()
+    trainer, predictor = clients(srv, keys)
+    project = trainer.create_project("bccd", domain_id=DETECTION_COMPACT)
+    tags = [trainer.create_tag(project.id, name) for name in CLASSES]
+    entries = [ImageFileCreateEntry(name=smp.path.name, contents=smp.path.read_bytes(), regions=[
+        Region(tag_id=tags[c].id, left=b[0], top=b[1], width=b[2], height=b[3])
+        for c, b in zip(smp.labels, smp.boxes, strict=True)]) for smp in load_voc(root, "trainval")]
+    for i in range(0, len(entries), 64):
+        assert trainer.create_images_from_files(project.id, ImageFileCreateBatch(images=entries[i:i + 64]))
+    return _train(srv, keys, trainer, predictor, project.id, "bccd"), load_voc(root, "test")[0].path.read_bytes()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--detection-budget-s", type=float, default=25.0)
+    parser.add_argument("--detection-budget-s", type=float, default=None,
+                        help="Regular detection budget (default: 120 s on BCCD, 25 s on made-up scenes)")
+    parser.add_argument("--clothing", type=Path, default=SHARED / "clothing-small")
+    parser.add_argument("--bccd", type=Path, default=SHARED / "bccd")
+    parser.add_argument("--k", type=int, default=10, help="clothing-small photos per tag")
+    parser.add_argument("--synthetic", action="store_true", help="train on pictures made here, not the data sets")
     args = parser.parse_args()
+    real = not args.synthetic and (args.clothing / "train").is_dir() and (args.bccd / "BCCD").is_dir()
+    if args.detection_budget_s is None:
+        args.detection_budget_s = 120.0 if real else 25.0
     with tempfile.TemporaryDirectory(prefix="ownvision-bench-exports-") as tmp:
         settings = make_settings(
             Path(tmp) / "data",
@@ -137,10 +194,13 @@ def main() -> None:
         worker.start()
         try:
             rows = []
-            for task, trained, image in (
-                ("classification", train_classifier(srv), picture("disc", 900)),
-                ("detection", train_detector(srv), scene(900)[0]),
-            ):
+            if real:
+                models = [("classification (clothing-small)", *train_clothing(srv, args.clothing, args.k)),
+                          ("detection (BCCD)", *train_bccd(srv, args.bccd))]
+            else:
+                models = [("classification", train_classifier(srv), picture("disc", 900)),
+                          ("detection", train_detector(srv), scene(900)[0])]
+            for task, trained, image in models:
                 for platform, flavor in formats():
                     row = measure(trained, platform, flavor, image, args.runs, Path(tmp))
                     rows.append({"task": task, **row})

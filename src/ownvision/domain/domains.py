@@ -37,7 +37,10 @@ class Domain:
 
 
 def _d(id_: str, name: str, type_: DomainType, exportable: bool) -> Domain:
-    backbone = "lite0" if exportable else "lite2"
+    # Classification: Lite2 on the General domains (88.2% against 83.1% for Lite0 on clothing-small
+    # at 30 images per tag). Detection: Lite0 everywhere; on BCCD (Regular, 240 s) Lite2 gave no better
+    # mAP@0.5 (0.895 against 0.907) and took 60% longer per image.
+    backbone = "lite0" if exportable or type_ is DomainType.OBJECT_DETECTION else "lite2"
     return Domain(uuid.UUID(id_), name, type_, exportable, backbone)
 
 

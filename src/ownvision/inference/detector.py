@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image
 
 from ownvision.imaging import PreprocessSpec, normalize, to_rgb
+from ownvision.inference.session import open_session
 
 SPEC_FORMAT = "ownvision-fcos/1"
 _REQUIRED = ("input_height", "input_width", "mean", "std", "num_classes", "level_sizes", "score_threshold",
@@ -148,8 +148,8 @@ class DetectorRunner:
             raise ValueError(f"detector spec lacks {missing}")
         if spec.get("format", SPEC_FORMAT) != SPEC_FORMAT:
             raise ValueError(f"unsupported detector spec format {spec.get('format')!r}, expected {SPEC_FORMAT!r}")
-        if num_threads < 1 or max_batch < 1:
-            raise ValueError(f"num_threads and max_batch must be >= 1, got {num_threads} and {max_batch}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.spec = dict(spec)
         self.input_hw = (int(spec["input_height"]), int(spec["input_width"]))
         self.norm = PreprocessSpec(mean=tuple(spec["mean"]), std=tuple(spec["std"]))
@@ -157,16 +157,7 @@ class DetectorRunner:
         self.max_batch = max_batch
         self._input = str(spec.get("input_name", "input"))
         self._outputs = [str(n) for n in spec.get("output_names", ["scores", "boxes"])]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        source = str(model) if isinstance(model, Path) else model
-        try:
-            self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ValueError(f"cannot load ONNX model: {exc}") from exc
+        self._session = open_session(model, num_threads=num_threads)
         inputs = {i.name: i.shape for i in self._session.get_inputs()}
         outputs = {o.name: o.shape for o in self._session.get_outputs()}
         if self._input not in inputs or any(n not in outputs for n in self._outputs):
@@ -187,8 +178,14 @@ class DetectorRunner:
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Network outputs for preprocessed ``[B, 3, H, W]`` -> ``scores`` [B, N, K], ``boxes`` [B, N, 4]."""
-        scores, boxes = self._session.run(self._outputs, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})
-        return scores, boxes
+        outs = [  # one image per call: the session's batch is fixed at 1 (see .session)
+            self._session.run(self._outputs, {self._input: np.ascontiguousarray(batch[i : i + 1], dtype=np.float32)})
+            for i in range(len(batch))
+        ]
+        if not outs:
+            n = sum(self.spec["level_sizes"])
+            return np.zeros((0, n, self.num_classes), np.float32), np.zeros((0, n, 4), np.float32)
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
     def detect(self, images: Sequence[Image.Image], *, min_score: float | None = None) -> list[list[Detection]]:
         """Detect objects.

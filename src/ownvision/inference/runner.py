@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image
 
 from ownvision.imaging import PreprocessSpec, preprocess_batch
+from ownvision.inference.session import open_session
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "probabilities"
@@ -33,7 +33,7 @@ class ModelRunner:
         model: ONNX model as bytes, or a path to a ``.onnx`` file.
         preprocess: The recipe the model was trained with.
         num_threads: ONNX Runtime intra-op threads.
-        max_batch: Images per ``run`` call; longer lists are split to bound memory.
+        max_batch: Images preprocessed at a time; longer lists are split to bound memory.
 
     Raises:
         ValueError: If the model cannot be loaded or lacks the ``input``/``probabilities`` tensors.
@@ -47,20 +47,9 @@ class ModelRunner:
         num_threads: int = 2,
         max_batch: int = 16,
     ) -> None:
-        if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        source = str(model) if isinstance(model, Path) else model
-        try:
-            self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ValueError(f"cannot load ONNX model: {exc}") from exc
+        self._session = open_session(model, num_threads=num_threads)
         inputs = {i.name: i for i in self._session.get_inputs()}
         outputs = {o.name: o for o in self._session.get_outputs()}
         if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:
@@ -88,9 +77,9 @@ class ModelRunner:
         """
         if batch.ndim != 4 or batch.shape[1] != 3:
             raise ValueError(f"batch must be [N, 3, H, W], got shape {batch.shape}")
-        outs = [
-            self._session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch[i : i + self.max_batch], np.float32)})[0]
-            for i in range(0, len(batch), self.max_batch)
+        outs = [  # one image per call: the session's batch is fixed at 1 (see .session)
+            self._session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch[i : i + 1], np.float32)})[0]
+            for i in range(len(batch))
         ]
         if not outs:
             return np.zeros((0, self.num_classes or 0), dtype=np.float32)
