@@ -6,11 +6,14 @@ training thread and no HTTP client share the API's process).
 
 from __future__ import annotations
 
+import collections
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,15 +38,26 @@ class Served:
             [sys.executable, "-m", "ownvision", "serve", "--data-dir", str(data_dir), "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
         )
-        self.output: list[str] = []
+        # The server and its worker log to this pipe: it is read all the time, or a full pipe would
+        # block them mid-request.
+        self.output: collections.deque[str] = collections.deque(maxlen=2000)
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
 
-    def read_keys(self) -> dict[str, str]:
+    def _drain(self) -> None:
         assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            self._lines.put(line)
+        self._lines.put("")
+
+    def read_keys(self, timeout: float = 60) -> dict[str, str]:
+        """The keys that the first start prints."""
         keys: dict[str, str] = {}
         while len(keys) < 2:
-            line = self.proc.stdout.readline()
+            line = self._lines.get(timeout=timeout)
             assert line, f"serve ended early: {''.join(self.output)}"
-            self.output.append(line)
             for name in ("Training-Key", "Prediction-Key"):
                 if line.strip().startswith(name + ":"):
                     keys[name] = line.split(":", 1)[1].strip()
@@ -61,12 +75,15 @@ class Served:
         raise AssertionError("serve did not answer")
 
     def stop(self) -> int:
+        """Ctrl-C, as a user stops it; its exit status (all of its output is read by then)."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout=30)
+            code = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             raise
+        self._reader.join(timeout=10)
+        return code
 
     def kill(self) -> None:
         if self.proc.poll() is None:
