@@ -45,8 +45,14 @@ class BackboneSpec:
     num_features: int
 
     def preprocess_spec(self) -> PreprocessSpec:
-        """The default preprocessing for this backbone (see ``ownvision.imaging``)."""
-        return PreprocessSpec(input_size=self.input_size)
+        """The default preprocessing of a classifier on this backbone (see ``ownvision.imaging``).
+
+        The shorter side goes to ``input_size / 0.875`` and the central square is kept, as in the
+        ImageNet evaluation of these weights (and in Custom Vision's samples for exported models).
+        Measured on clothing-small (Lite2, 30 photos per tag, 3 draws): 85.9% top-1 against 84.8% for
+        squashing the whole photo to a square.
+        """
+        return PreprocessSpec(input_size=self.input_size, resize_mode="center_crop")
 
     def weights_path(self) -> Path:
         """Locate the packaged weights file.
