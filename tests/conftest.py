@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ownvision.api.app import create_app
 from ownvision.config import Settings
 from ownvision.services import accounts
 from ownvision.services.context import Context, open_context
+from ownvision.worker.loop import run_worker
 
 
 @dataclass
@@ -57,6 +59,21 @@ def stop_server(live: LiveServer) -> None:
 
 def make_settings(data_dir: Path, **kw: object) -> Settings:
     return Settings(data_dir=data_dir, workers=0, **kw)  # type: ignore[arg-type]
+
+
+@contextmanager
+def server_with_worker(data_dir: Path, **settings: object) -> Iterator[LiveServer]:
+    """A live server with a worker thread beside it (training and export jobs); both stop on exit."""
+    srv = start_server(make_settings(data_dir, job_heartbeat_s=0.5, worker_poll_s=0.2, **settings))
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(srv.ctx,), kwargs={"stop": stop}, daemon=True)
+    worker.start()
+    try:
+        yield srv
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+        stop_server(srv)
 
 
 @pytest.fixture(scope="module")

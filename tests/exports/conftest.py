@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import random
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -30,9 +29,8 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 from PIL import Image, ImageDraw
 
 from ownvision.services.accounts import AccountKeys
-from ownvision.worker.loop import run_worker
 
-from ..conftest import LiveServer, make_settings, start_server, stop_server
+from ..conftest import LiveServer, server_with_worker
 from ..training.conftest import clients, upload, wait_for
 
 TRAINING = "/customvision/v3.3/training"
@@ -43,17 +41,8 @@ DETECTION_COMPACT = "a27d5ca5-bb19-49d8-a70a-fec086c47f5b"
 @pytest.fixture(scope="session")
 def export_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with an in-process worker thread (training and export jobs)."""
-    settings = make_settings(
-        tmp_path_factory.mktemp("exports"), job_heartbeat_s=0.5, worker_poll_s=0.2, detection_regular_budget_s=25.0
-    )
-    srv = start_server(settings)
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(srv.ctx,), kwargs={"stop": stop}, daemon=True)
-    worker.start()
-    yield srv
-    stop.set()
-    worker.join(timeout=60)
-    stop_server(srv)
+    with server_with_worker(tmp_path_factory.mktemp("exports"), detection_regular_budget_s=25.0) as srv:
+        yield srv
 
 
 @dataclass

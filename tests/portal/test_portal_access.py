@@ -94,13 +94,21 @@ def test_controls_are_reachable_with_the_keyboard_and_show_focus(portal: Portal)
         portal.go(route)
         page.wait_for_load_state("networkidle")
         assert page.evaluate(UNREACHABLE) == [], name
-    # Tabbing moves the focus onto controls, and a focused control is outlined.
+    # From the page's heading, Tab moves the focus onto the page's controls, and each shows a ring.
     portal.go("/projects")
     page.wait_for_load_state("networkidle")
-    for _ in range(3):
+    page.focus("main h1")
+    for _ in range(4):
         page.keyboard.press("Tab")
-        focused = page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
-            return {tag: e.tagName, outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0,
-                    shadow: s.boxShadow !== 'none'}; }""")
+        # The focus ring is on the control, or on the card around it (``:focus-within``).
+        focused = page.evaluate("""() => {
+            const e = document.activeElement;
+            let ring = false;
+            for (let a = e, up = 0; a && up < 4 && !ring; a = a.parentElement, up++) {
+                const s = getComputedStyle(a);
+                ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+            }
+            return {tag: e.tagName, html: e.outerHTML.slice(0, 80), ring};
+        }""")
         assert focused["tag"] in ("A", "BUTTON", "INPUT", "SELECT", "TEXTAREA"), focused
-        assert focused["outline"] or focused["shadow"], f"no visible focus on {focused}"
+        assert focused["ring"], f"no visible focus on {focused}"

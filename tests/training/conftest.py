@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,9 +15,8 @@ from msrest.authentication import ApiKeyCredentials
 from PIL import Image, ImageDraw
 
 from ownvision.services.accounts import AccountKeys
-from ownvision.worker.loop import run_worker
 
-from ..conftest import LiveServer, make_settings, start_server, stop_server
+from ..conftest import LiveServer, make_settings, server_with_worker, start_server, stop_server
 
 
 def picture(kind: str, seed: int, size: tuple[int, int] = (288, 256)) -> bytes:
@@ -54,16 +52,8 @@ def picture(kind: str, seed: int, size: tuple[int, int] = (288, 256)) -> bytes:
 @pytest.fixture(scope="module")
 def trainer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with an in-process worker thread."""
-    settings = make_settings(tmp_path_factory.mktemp("train"), job_heartbeat_s=0.5, worker_poll_s=0.2,
-                             advanced_budget_cap_s=25.0, train_threads=2)
-    srv = start_server(settings)
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(srv.ctx,), kwargs={"stop": stop}, daemon=True)
-    worker.start()
-    yield srv
-    stop.set()
-    worker.join(timeout=60)
-    stop_server(srv)
+    with server_with_worker(tmp_path_factory.mktemp("train"), advanced_budget_cap_s=25.0, train_threads=2) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

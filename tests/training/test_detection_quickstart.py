@@ -26,9 +26,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 from PIL import Image, ImageDraw
 
-from ownvision.worker.loop import run_worker
-
-from ..conftest import LiveServer, make_settings, start_server, stop_server
+from ..conftest import LiveServer, server_with_worker
 from .conftest import clients, wait_for
 
 DETECTION_COMPACT = "a27d5ca5-bb19-49d8-a70a-fec086c47f5b"
@@ -106,16 +104,8 @@ def box_of(p: Any) -> Box:
 
 @pytest.fixture(scope="module")
 def detection_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_path_factory.mktemp("detect"), job_heartbeat_s=0.5, worker_poll_s=0.2,
-                             detection_regular_budget_s=25.0, train_threads=2)
-    srv = start_server(settings)
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(srv.ctx,), kwargs={"stop": stop}, daemon=True)
-    worker.start()
-    yield srv
-    stop.set()
-    worker.join(timeout=60)
-    stop_server(srv)
+    with server_with_worker(tmp_path_factory.mktemp("detect"), detection_regular_budget_s=25.0, train_threads=2) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
