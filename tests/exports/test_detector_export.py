@@ -48,12 +48,26 @@ def close(x: Box, y: Box, tolerance: float) -> bool:
     return x[0] == y[0] and max(abs(u - v) for u, v in zip(x[1:], y[1:], strict=True)) <= tolerance
 
 
+def _iou(x: Box, y: Box) -> float:
+    iw = max(0.0, min(x[2] + x[4], y[2] + y[4]) - max(x[2], y[2]))
+    ih = max(0.0, min(x[3] + x[5], y[3] + y[5]) - max(x[3], y[3]))
+    inter = iw * ih
+    return inter / (x[4] * x[5] + y[4] * y[5] - inter)
+
+
+def _nms_boundary(x: Box, other: list[Box], tolerance: float, nms_iou: float = 0.5) -> bool:
+    """``other`` dropped ``x`` at the edge of non-maximum suppression: it kept a same-tag box scoring
+    at least as high whose overlap with ``x`` is within a hair of the NMS threshold."""
+    return any(y[0] == x[0] and y[1] >= x[1] - tolerance and abs(_iou(x, y) - nms_iou) <= 0.05 for y in other)
+
+
 def assert_same(ours: list[list[Box]], theirs: list[list[Box]], tolerance: float, above: float | None = None) -> None:
     """Per image, the same detections within ``tolerance``.
 
     Without ``above``: all of them, in the same order. With it: those scoring above ``above``, in any
     order (near-ties may swap), where a detection within ``tolerance`` of ``above`` may be on one
-    side only.
+    side only, and so may one that the other side's NMS dropped at the edge of its IoU threshold
+    (converted models move boxes by up to ``tolerance``, which can flip that decision).
     """
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs, strict=True):
@@ -64,7 +78,9 @@ def assert_same(ours: list[list[Box]], theirs: list[list[Box]], tolerance: float
             unmatched = [y for y in other if y[1] > above - tolerance]
             for x in (x for x in mine if x[1] > above + tolerance):
                 match = next((y for y in unmatched if close(x, y, tolerance)), None)
-                assert match is not None, (x, other)
+                if match is None:
+                    assert _nms_boundary(x, other, tolerance), (x, other)
+                    continue
                 unmatched.remove(match)
 
 
